@@ -1,0 +1,48 @@
+import yargs from 'yargs';
+import { ConfigurationIsInvalid, ExitCode, messageOf } from '../errors.ts';
+import { VERSION } from '../version.ts';
+import type { CommandContext } from './command-context.ts';
+import { runCommandModule } from './run-command.ts';
+import { validateCommandModule } from './validate-command.ts';
+
+const EPILOGUE = `Configuration comes from environment variables (see the README); secrets may come from files (X_FILE).
+
+Exit codes:
+  0  published, or already published and REPORT_IF_EXISTS=skip
+  1  transient failure: a retry may succeed
+  2  invalid configuration, arguments or SQL
+  3  the data cannot make a valid report (contract violated, data error)
+  4  access denied (database or storage)
+  5  already published and REPORT_IF_EXISTS=fail
+  143  terminated by SIGTERM; nothing published`;
+
+/** Parses the arguments, runs one command and returns its exit code (usage errors are 2, never yargs' 1). */
+export async function runCli(args: readonly string[], context: CommandContext, stderr: NodeJS.WritableStream = process.stderr): Promise<ExitCode> {
+  let code: ExitCode = ExitCode.ok;
+  const done = (result: ExitCode) => {
+    code = result;
+  };
+  try {
+    await yargs([...args])
+      .scriptName('daily-report')
+      .usage('$0 <command> [options]\n\nThe nightly PostgreSQL → CSV report job.')
+      .command(runCommandModule(context, done))
+      .command(validateCommandModule(context, done))
+      .demandCommand(1, 'Name a command: run or validate.')
+      .strict()
+      .fail((message, error) => {
+        throw error ?? new ConfigurationIsInvalid([message], { phase: 'cli' });
+      })
+      .exitProcess(false)
+      .help()
+      .alias('h', 'help')
+      .version(VERSION)
+      .epilogue(EPILOGUE)
+      .wrap(Math.min(110, process.stdout.columns || 100))
+      .parseAsync();
+  } catch (error) {
+    stderr.write(`daily-report: ${messageOf(error)}\nRun "daily-report --help" for usage.\n`);
+    return ExitCode.invalidInput;
+  }
+  return code;
+}

@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { Config } from '../config/config.ts';
+import { loadConfig } from '../config/load-config.ts';
+import type { Env } from '../config/secret-files.ts';
+import { exitCodeOf, messageOf, type ExitCode } from '../errors.ts';
+import { bootstrapLoggerOptions, createLogger, type Logger } from '../log/logger.ts';
+
+/** What a command needs from the process, passed in so commands are plain testable functions. */
+export interface CommandContext {
+  readonly env: Env;
+  readonly stdout: Writable;
+  /** Aborted on SIGTERM/SIGINT. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The shape every command shares: a logger on stderr, the validated configuration, and every
+ * failure logged once and mapped to its exit code.
+ */
+export async function withConfig(
+  context: CommandContext,
+  flags: { date?: string | undefined },
+  body: (config: Config, logger: Logger) => Promise<ExitCode>,
+): Promise<ExitCode> {
+  const logger = createLogger(bootstrapLoggerOptions(context.env));
+  try {
+    const config = loadConfig(context.env, { date: flags.date, readTextFile: (path) => readFileSync(path, 'utf8') });
+    for (const warning of config.warnings) logger.warn(warning);
+    return await body(config, logger);
+  } catch (error) {
+    logger.error({ err: error }, messageOf(error));
+    return exitCodeOf(error);
+  }
+}

@@ -1,0 +1,62 @@
+import { basename, dirname, resolve } from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { ExitCode } from '../errors.ts';
+import { PostgresRowSource } from '../extract/postgres-row-source.ts';
+import { CONTENT_TYPE, runReport, type DryRunSink } from '../report/run-report.ts';
+import { writeToStream } from '../report/write-to-stream.ts';
+import { createStorage } from '../storage/create-storage.ts';
+import { LocalStorage } from '../storage/local-storage.ts';
+import { withConfig, type CommandContext } from './command-context.ts';
+import { dateOption, type CommandDone } from './options.ts';
+
+export interface RunArgs {
+  readonly date?: string | undefined;
+  readonly dryRun?: boolean | undefined;
+  readonly out?: string | undefined;
+}
+
+/** `daily-report run`: extract, encode and publish one day's report. */
+export async function runCommand(args: RunArgs, context: CommandContext): Promise<ExitCode> {
+  return withConfig(context, args, async (config, logger) => {
+    await runReport({
+      config,
+      source: new PostgresRowSource(config.database, logger),
+      storage: createStorage(config.storage),
+      logger,
+      signal: context.signal,
+      dryRun: args.dryRun ? dryRunSink(args.out, context) : undefined,
+    });
+    return ExitCode.ok;
+  });
+}
+
+function dryRunSink(out: string | undefined, context: CommandContext): DryRunSink {
+  if (out === undefined || out === '-') {
+    return { location: 'stdout', write: (body, signal) => writeToStream(body, context.stdout, signal) };
+  }
+  // A file is written the way the local provider publishes: whole, or not at all.
+  const path = resolve(out);
+  const folder = new LocalStorage(dirname(path));
+  return {
+    location: path,
+    write: async (body, signal) => {
+      await folder.write(basename(path), body, { signal, ifExists: 'overwrite', contentType: CONTENT_TYPE, metadata: {} });
+    },
+  };
+}
+
+export function runCommandModule(context: CommandContext, done: CommandDone): CommandModule<object, RunArgs> {
+  return {
+    command: 'run',
+    describe: "Extract the day's rows, write the CSV and publish it",
+    builder: (yargs: Argv) =>
+      dateOption(yargs)
+        .option('dry-run', { type: 'boolean', default: false, describe: 'Write the CSV to --out and publish nothing' })
+        .option('out', { type: 'string', describe: 'With --dry-run: a file path, or - for stdout (the default)' })
+        .example('$0 run', "publish today's report (it covers the previous full day)")
+        .example('$0 run --date 2024-10-05', 'publish relatorio_20241005.csv (rows of 2024-10-04) again')
+        .example('$0 run --dry-run > report.csv', 'see the CSV without publishing anything')
+        .example('$0 run --dry-run --out /tmp/r.csv --date 2024-10-05', 'write a past report to a file'),
+    handler: async (argv) => done(await runCommand(argv, context)),
+  };
+}

@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigurationIsInvalid } from '../errors.ts';
+import { scanNamedParameters, unknownParameterNames, PARAMETER_NAMES } from '../extract/named-parameters.ts';
+import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from '../report/report-key.ts';
+import { isReportDate, isTimezone, processTimezone } from '../report/report-window.ts';
+import type { Config, IfExists, LogFormat, LogLevel, SslMode } from './config.ts';
+import { parseDuration } from './duration.ts';
+import { FILE_VARIABLES, resolveFileVariables, type Env, type ReadTextFile } from './secret-files.ts';
+
+/** The query shipped with the product (`sql/report.sql`), resolved from this module so it works from src/ and dist/. */
+export const DEFAULT_SQL_FILE = fileURLToPath(new URL('../../sql/report.sql', import.meta.url));
+
+/** Every default in one place; the README's configuration table mirrors it. */
+export const DEFAULTS = {
+  PGHOST: 'localhost',
+  PGPORT: 5432,
+  PGSSLMODE: 'disable' as SslMode,
+  PGCONNECT_TIMEOUT: 30,
+  REPORT_SQL_FILE: DEFAULT_SQL_FILE,
+  REPORT_STATEMENT_TIMEOUT: '2h',
+  // Measured: past a few thousand rows a bigger batch only costs memory (README, Performance).
+  REPORT_FETCH_ROWS: 5_000,
+  REPORT_KEY_TEMPLATE: DEFAULT_KEY_TEMPLATE,
+  REPORT_IF_EXISTS: 'overwrite' as IfExists,
+  REPORT_PROGRESS_INTERVAL: '10s',
+  STORAGE_PROVIDER: 'local' as const,
+  LOCAL_STORAGE_DIR: './out',
+  CSV_DELIMITER: ',',
+  CSV_BOM: false,
+  CSV_ESCAPE_FORMULAS: true,
+  LOG_LEVEL: 'info' as LogLevel,
+  LOG_FORMAT: 'auto' as LogFormat,
+} as const;
+
+const SECRET_VARIABLES = new Set(['PGPASSWORD']);
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+const DELIMITERS: Record<string, string> = { ',': ',', ';': ';', '|': '|', '\t': '\t', '\\t': '\t', tab: '\t' };
+
+const wholeNumber = (min: number, max: number, example: number) =>
+  z
+    .string()
+    .refine((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max, {
+      error: `must be a whole number from ${min} to ${max} (example: ${example})`,
+    })
+    .transform(Number);
+
+const duration = (example: string) =>
+  z
+    .string()
+    .refine((s) => (parseDuration(s) ?? 0) > 0, { error: `must be a positive duration such as 90s, 5m, 2h or 1h30m (example: ${example})` })
+    .transform((s) => parseDuration(s)!);
+
+const flag = z
+  .string()
+  .refine((s) => TRUE.has(s.toLowerCase()) || FALSE.has(s.toLowerCase()), { error: 'must be true or false' })
+  .transform((s) => TRUE.has(s.toLowerCase()));
+
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T, hint = '') =>
+  z.enum(values, { error: `must be one of ${values.join(' | ')}${hint}` });
+
+const envSchema = z.object({
+  PGHOST: z.string().optional(),
+  PGPORT: wholeNumber(1, 65_535, 5432).optional(),
+  PGDATABASE: z.string({ error: 'is required: the database to read (example: PGDATABASE=app)' }),
+  PGUSER: z.string({ error: 'is required: a role with SELECT on the report tables (example: PGUSER=report_reader)' }),
+  PGPASSWORD: z.string().optional(),
+  PGSSLMODE: oneOf(
+    ['disable', 'require', 'verify-ca', 'verify-full'],
+    ' (node-postgres cannot fall back between TLS and plaintext, so "allow" and "prefer" are not offered; use verify-full in production)',
+  ).optional(),
+  PGSSLROOTCERT: z.string().optional(),
+  PGCONNECT_TIMEOUT: wholeNumber(1, 3_600, 30).optional(),
+  REPORT_DATE: z.string().refine(isReportDate, { error: 'must be a calendar date YYYY-MM-DD (example: 2024-10-05)' }).optional(),
+  REPORT_TIMEZONE: z.string().refine(isTimezone, { error: 'must be an IANA time zone (example: America/Sao_Paulo)' }).optional(),
+  REPORT_SQL_FILE: z.string().optional(),
+  REPORT_STATEMENT_TIMEOUT: duration('2h').optional(),
+  REPORT_FETCH_ROWS: wholeNumber(1, 1_000_000, 5_000).optional(),
+  REPORT_KEY_TEMPLATE: z.string().optional(),
+  REPORT_IF_EXISTS: oneOf(['overwrite', 'skip', 'fail']).optional(),
+  REPORT_PROGRESS_INTERVAL: duration('10s').optional(),
+  STORAGE_PROVIDER: oneOf(['local'], ' (s3 and azure are not part of this build yet)').optional(),
+  LOCAL_STORAGE_DIR: z.string().optional(),
+  CSV_DELIMITER: z
+    .string()
+    .refine((s) => s in DELIMITERS, { error: 'must be one of "," ";" "|" or tab (write \\t or tab)' })
+    .transform((s) => DELIMITERS[s]!)
+    .optional(),
+  CSV_BOM: flag.optional(),
+  CSV_ESCAPE_FORMULAS: flag.optional(),
+  LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+  LOG_FORMAT: oneOf(['auto', 'json', 'pretty']).optional(),
+});
+
+const KNOWN_VARIABLES = new Set([...Object.keys(envSchema.shape), ...FILE_VARIABLES.map((name) => `${name}_FILE`)]);
+const OWN_PREFIXES = ['REPORT_', 'CSV_', 'STORAGE_', 'LOCAL_STORAGE_', 'LOG_'];
+
+export interface LoadConfigOptions {
+  /** `--date` from the command line; wins over REPORT_DATE. */
+  readonly date?: string | undefined;
+  readonly readTextFile: ReadTextFile;
+}
+
+/**
+ * The configuration from the environment (and the files it names), validated as a whole.
+ * Pure apart from reading those files: it contacts nothing, and it throws
+ * `ConfigurationIsInvalid` listing every problem at once rather than the first.
+ */
+export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
+  const problems: string[] = [];
+  // An empty variable means "unset": that is how Helm renders an empty value.
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== undefined && value !== ''));
+  const resolved = resolveFileVariables(env, options.readTextFile, problems);
+
+  const parsed = envSchema.safeParse(resolved);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0]);
+      const value = resolved[name];
+      const got = value === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(value)})`;
+      problems.push(`${name}: ${issue.message}${got}`);
+    }
+  }
+  if (options.date !== undefined && !isReportDate(options.date)) {
+    problems.push(`--date: must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(options.date)})`);
+  }
+
+  const e = parsed.success ? parsed.data : undefined;
+  const keyTemplate = e?.REPORT_KEY_TEMPLATE ?? DEFAULTS.REPORT_KEY_TEMPLATE;
+  for (const problem of keyTemplateProblems(keyTemplate)) problems.push(`REPORT_KEY_TEMPLATE: ${problem} (got ${JSON.stringify(keyTemplate)})`);
+
+  const sqlFile = e?.REPORT_SQL_FILE ?? DEFAULTS.REPORT_SQL_FILE;
+  const sqlText = readSetting('REPORT_SQL_FILE', sqlFile, options.readTextFile, problems);
+  if (sqlText !== undefined) {
+    if (sqlText.trim() === '') problems.push(`REPORT_SQL_FILE: ${sqlFile} is empty; it must hold the report's SELECT`);
+    const unknown = unknownParameterNames(scanNamedParameters(sqlText));
+    if (unknown.length > 0) {
+      problems.push(
+        `REPORT_SQL_FILE: ${sqlFile} uses unknown parameter(s) ${unknown.map((n) => `:${n}`).join(', ')}; ` +
+          `the job provides ${PARAMETER_NAMES.map((n) => `:${n}`).join(', ')} (write "::" for a cast)`,
+      );
+    }
+  }
+
+  const sslRootCertFile = e?.PGSSLROOTCERT;
+  const sslRootCert = sslRootCertFile === undefined ? undefined : readSetting('PGSSLROOTCERT', sslRootCertFile, options.readTextFile, problems);
+
+  if (problems.length > 0 || e === undefined || sqlText === undefined) throw new ConfigurationIsInvalid(problems);
+
+  const warnings = Object.keys(rawEnv)
+    .filter((name) => OWN_PREFIXES.some((prefix) => name.startsWith(prefix)) && !KNOWN_VARIABLES.has(name))
+    .map((name) => `${name} is not a setting of daily-report and is ignored (typo?)`);
+
+  return deepFreeze({
+    database: {
+      host: e.PGHOST ?? DEFAULTS.PGHOST,
+      port: e.PGPORT ?? DEFAULTS.PGPORT,
+      database: e.PGDATABASE,
+      user: e.PGUSER,
+      password: e.PGPASSWORD,
+      sslMode: e.PGSSLMODE ?? DEFAULTS.PGSSLMODE,
+      sslRootCert,
+      connectTimeoutMs: (e.PGCONNECT_TIMEOUT ?? DEFAULTS.PGCONNECT_TIMEOUT) * 1_000,
+    },
+    report: {
+      date: options.date ?? e.REPORT_DATE,
+      timezone: e.REPORT_TIMEZONE ?? processTimezone(),
+      query: { file: sqlFile, text: sqlText },
+      statementTimeoutMs: e.REPORT_STATEMENT_TIMEOUT ?? parseDuration(DEFAULTS.REPORT_STATEMENT_TIMEOUT)!,
+      fetchRows: e.REPORT_FETCH_ROWS ?? DEFAULTS.REPORT_FETCH_ROWS,
+      keyTemplate,
+      ifExists: e.REPORT_IF_EXISTS ?? DEFAULTS.REPORT_IF_EXISTS,
+      progressIntervalMs: e.REPORT_PROGRESS_INTERVAL ?? parseDuration(DEFAULTS.REPORT_PROGRESS_INTERVAL)!,
+    },
+    csv: {
+      delimiter: e.CSV_DELIMITER ?? DEFAULTS.CSV_DELIMITER,
+      bom: e.CSV_BOM ?? DEFAULTS.CSV_BOM,
+      escapeFormulas: e.CSV_ESCAPE_FORMULAS ?? DEFAULTS.CSV_ESCAPE_FORMULAS,
+    },
+    storage: { provider: e.STORAGE_PROVIDER ?? DEFAULTS.STORAGE_PROVIDER, dir: e.LOCAL_STORAGE_DIR ?? DEFAULTS.LOCAL_STORAGE_DIR },
+    log: { level: e.LOG_LEVEL ?? DEFAULTS.LOG_LEVEL, format: e.LOG_FORMAT ?? DEFAULTS.LOG_FORMAT },
+    warnings,
+  });
+}
+
+/** The SHA-256 of the query text, recorded with every run so a changed query is visible. */
+export function querySha256(config: Config): string {
+  return createHash('sha256').update(config.report.query.text).digest('hex');
+}
+
+function readSetting(name: string, path: string, readTextFile: ReadTextFile, problems: string[]): string | undefined {
+  try {
+    return readTextFile(path);
+  } catch (error) {
+    problems.push(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    return undefined;
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,117 @@
+/**
+ * Every failure the job can end with, and the one table that maps them to exit codes.
+ *
+ * The split matters operationally: the Helm chart's podFailurePolicy fails the Job at once on
+ * the permanent codes (2, 3, 4, 5) and lets Kubernetes retry only code 1, where a retry may help.
+ */
+
+export const ExitCode = {
+  /** Published, or skipped because it was already published (`REPORT_IF_EXISTS=skip`). */
+  ok: 0,
+  /** Transient: a retry may succeed (database unreachable, connection lost, timeouts, storage 5xx). */
+  transient: 1,
+  /** Invalid configuration, arguments or SQL text. */
+  invalidInput: 2,
+  /** The data cannot make a valid report (contract violated, data error while streaming). */
+  badData: 3,
+  /** Access denied (authentication, privilege, storage or KMS permission). */
+  accessDenied: 4,
+  /** Already published and `REPORT_IF_EXISTS=fail`. */
+  alreadyPublished: 5,
+  /** Terminated by SIGTERM (128 + 15, what shells and Kubernetes report). */
+  terminated: 143,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The phase a failure happened in: logged, and later recorded on spans. */
+export type Phase = 'cli' | 'config' | 'connect' | 'extract' | 'encode' | 'upload' | 'run';
+
+interface ReportErrorOptions {
+  phase: Phase;
+  cause?: unknown;
+  /** Facts that help triage (never secrets): host, key, columns, SQLSTATE... */
+  context?: Record<string, unknown>;
+}
+
+/** Base class: a stable `code`, the exit code it maps to, the failing phase and the cause. */
+export abstract class ReportError extends Error {
+  abstract readonly code: string;
+  abstract readonly exitCode: ExitCode;
+  readonly phase: Phase;
+  readonly context: Record<string, unknown>;
+
+  constructor(message: string, options: ReportErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.phase = options.phase;
+    this.context = options.context ?? {};
+  }
+}
+
+/** Configuration or arguments are wrong; `problems` lists every one of them. */
+export class ConfigurationIsInvalid extends ReportError {
+  readonly code = 'CONFIG_INVALID';
+  readonly exitCode = ExitCode.invalidInput;
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[], options: Partial<ReportErrorOptions> = {}) {
+    const noun = problems.length === 1 ? 'problem' : 'problems';
+    super(`invalid configuration (${problems.length} ${noun}):\n  - ${problems.join('\n  - ')}`, {
+      phase: options.phase ?? 'config',
+      ...options,
+    });
+    this.problems = problems;
+  }
+}
+
+/** The SQL text cannot run: syntax error, unknown `:name`, undefined table or column, a write. */
+export class QueryIsInvalid extends ReportError {
+  readonly code = 'QUERY_INVALID';
+  readonly exitCode = ExitCode.invalidInput;
+}
+
+/** The query's result columns are not exactly the report's five columns. */
+export class ReportContractViolated extends ReportError {
+  readonly code = 'CONTRACT_VIOLATED';
+  readonly exitCode = ExitCode.badData;
+}
+
+/** The database raised a data error (SQLSTATE class 22) while the rows were streaming. */
+export class ReportDataIsInvalid extends ReportError {
+  readonly code = 'DATA_INVALID';
+  readonly exitCode = ExitCode.badData;
+}
+
+/** Authentication failed, a privilege is missing, or storage refused the operation. */
+export class AccessWasDenied extends ReportError {
+  readonly code = 'ACCESS_DENIED';
+  readonly exitCode = ExitCode.accessDenied;
+}
+
+/** The report is already published and `REPORT_IF_EXISTS=fail`. */
+export class ReportAlreadyPublished extends ReportError {
+  readonly code = 'ALREADY_PUBLISHED';
+  readonly exitCode = ExitCode.alreadyPublished;
+}
+
+/** A failure a later attempt may not meet: unreachable, connection lost, timeout, 5xx. */
+export class TransientFailure extends ReportError {
+  readonly code = 'TRANSIENT';
+  readonly exitCode = ExitCode.transient;
+}
+
+/** The run was stopped by SIGTERM (or SIGINT) before it could publish. */
+export class RunWasTerminated extends ReportError {
+  readonly code = 'TERMINATED';
+  readonly exitCode = ExitCode.terminated;
+}
+
+/** Any error that is not ours is unexpected: treat it as transient so a retry gets a chance. */
+export function exitCodeOf(error: unknown): ExitCode {
+  return error instanceof ReportError ? error.exitCode : ExitCode.transient;
+}
+
+/** The message of anything thrown, for logs. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,60 @@
+import type { DatabaseConfig } from '../config/config.ts';
+import {
+  AccessWasDenied,
+  ConfigurationIsInvalid,
+  QueryIsInvalid,
+  ReportDataIsInvalid,
+  ReportError,
+  TransientFailure,
+  type Phase,
+} from '../errors.ts';
+import { databaseLabel } from './pg-client-config.ts';
+
+/**
+ * Turns whatever node-postgres or the socket threw into one of the product's errors, so that the
+ * exit code says whether a retry can help. SQLSTATE classes follow PostgreSQL's Appendix A.
+ */
+export function classifyDatabaseError(error: unknown, phase: Phase, db: DatabaseConfig): ReportError {
+  if (error instanceof ReportError) return error;
+  const e = error as { code?: string; message?: string; position?: string };
+  const sqlState = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
+  const where = databaseLabel(db);
+  const message = e.message ?? String(error);
+  const options = { phase, cause: error, context: { database: where, sqlState } };
+
+  if (sqlState) {
+    const detail = `${message} (SQLSTATE ${sqlState})`;
+    const cls = sqlState.slice(0, 2);
+    if (cls === '28') return new AccessWasDenied(`database ${where} refused user "${db.user}": ${detail}`, options);
+    if (sqlState === '42501') return new AccessWasDenied(`user "${db.user}" lacks a privilege on ${where}: ${detail}`, options);
+    if (sqlState === '3D000') return new ConfigurationIsInvalid([`PGDATABASE: ${detail} on ${db.host}:${db.port}`], options);
+    if (phase === 'connect' && cls === '22') return new ConfigurationIsInvalid([`the database rejected a session setting: ${detail}`], options);
+    if (sqlState === '57014') {
+      return new TransientFailure(`the query was cancelled on ${where}, usually by statement_timeout (REPORT_STATEMENT_TIMEOUT): ${detail}`, options);
+    }
+    if (['08', '40', '53', '57', '58'].includes(cls) || sqlState === '25P03' || sqlState === '55P03') {
+      return new TransientFailure(`database ${where} failed transiently: ${detail}`, options);
+    }
+    if (cls === '22') return new ReportDataIsInvalid(`the database raised a data error while streaming the report: ${detail}`, options);
+    if (cls === '42' || cls === '0A' || cls === '25' || cls === '26' || cls === '34') {
+      const at = e.position ? ` at character ${e.position}` : '';
+      return new QueryIsInvalid(`the report query cannot run${at}: ${detail} — fix REPORT_SQL_FILE`, options);
+    }
+    return new TransientFailure(`database ${where} failed: ${detail}`, options);
+  }
+
+  const code = e.code ?? '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code) || /certificate/i.test(message)) {
+    return new AccessWasDenied(
+      `TLS verification of ${db.host}:${db.port} failed (${code || message}); check PGSSLROOTCERT and PGSSLMODE=${db.sslMode}`,
+      options,
+    );
+  }
+  if (/does not support SSL/i.test(message)) {
+    return new ConfigurationIsInvalid([`PGSSLMODE=${db.sslMode}: ${db.host}:${db.port} does not support TLS connections`], options);
+  }
+  if (/client password must be a string|password authentication/i.test(message)) {
+    return new AccessWasDenied(`database ${where} asks user "${db.user}" for a password: set PGPASSWORD or PGPASSWORD_FILE`, options);
+  }
+  return new TransientFailure(`cannot reach database ${where}: ${message}${code && !message.includes(code) ? ` (${code})` : ''}`, options);
+}

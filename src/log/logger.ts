@@ -1,0 +1,68 @@
+import pino from 'pino';
+import pretty from 'pino-pretty';
+import type { LogFormat, LogLevel } from '../config/config.ts';
+import { ReportError, messageOf } from '../errors.ts';
+
+/**
+ * Structured logs: JSON lines on stderr (stdout carries only command output, such as the CSV of
+ * a dry run), human-readable lines when stderr is a terminal. pino because it is the fastest
+ * JSON logger for Node, writes synchronously to fd 2 (nothing lost at exit), and redacts paths.
+ */
+export type Logger = pino.Logger;
+
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  readonly format: LogFormat;
+  /** Where to write; stderr unless a test captures it. */
+  readonly fd?: number;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const fd = options.fd ?? 2;
+  const human = options.format === 'pretty' || (options.format === 'auto' && fd === 2 && process.stderr.isTTY === true);
+  const settings: pino.LoggerOptions = {
+    level: options.level,
+    base: { service: 'daily-report' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    // Belt and braces: nothing we log carries a password, and this keeps it that way.
+    redact: { paths: ['password', '*.password', '*.*.password', 'connectionString', '*.connectionString'], censor: '[redacted]' },
+    serializers: { err: serializeError },
+  };
+  const destination = human ? pretty({ destination: fd, sync: true, ignore: 'pid,hostname,service' }) : pino.destination({ dest: fd, sync: true });
+  return pino(settings, destination);
+}
+
+/** The log level and format straight from the environment, for logging before the config is valid. */
+export function bootstrapLoggerOptions(env: Readonly<Record<string, string | undefined>>): LoggerOptions {
+  const levels: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+  const formats: LogFormat[] = ['auto', 'json', 'pretty'];
+  const level = levels.find((l) => l === env.LOG_LEVEL) ?? 'info';
+  const format = formats.find((f) => f === env.LOG_FORMAT) ?? 'auto';
+  return { level, format };
+}
+
+/** Class, code, phase, exit code and the chain of causes' messages; no stack for expected failures. */
+export function serializeError(error: unknown): Record<string, unknown> {
+  const causes: string[] = [];
+  for (let cause = (error as Error)?.cause; cause !== undefined && causes.length < 5; cause = (cause as Error)?.cause) {
+    causes.push(messageOf(cause));
+  }
+  if (error instanceof ReportError) {
+    return {
+      class: error.name,
+      code: error.code,
+      exit_code: error.exitCode,
+      phase: error.phase,
+      message: error.message,
+      ...(Object.keys(error.context).length > 0 ? { context: error.context } : {}),
+      ...(causes.length > 0 ? { causes } : {}),
+    };
+  }
+  return {
+    class: (error as Error)?.name ?? typeof error,
+    message: messageOf(error),
+    stack: (error as Error)?.stack,
+    ...(causes.length > 0 ? { causes } : {}),
+  };
+}

@@ -1,0 +1,179 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Config } from '../config/config.ts';
+import { querySha256 } from '../config/load-config.ts';
+import { CsvEncoder } from '../csv/csv-encoder.ts';
+import { planColumns } from '../csv/report-contract.ts';
+import { ReportAlreadyPublished, RunWasTerminated } from '../errors.ts';
+import { bindParameters, compileNamedQuery } from '../extract/named-parameters.ts';
+import type { ReportQuery, RowSource, RowStream } from '../extract/row-source.ts';
+import type { Logger } from '../log/logger.ts';
+import type { ReportStorage } from '../storage/report-storage.ts';
+import { VERSION } from '../version.ts';
+import { reportKey } from './report-key.ts';
+import { formatInstant, reportWindow, todayIn, type ReportWindow } from './report-window.ts';
+
+export const CONTENT_TYPE = 'text/csv; charset=utf-8';
+
+export interface RunReportInput {
+  readonly config: Config;
+  readonly source: RowSource;
+  readonly storage: ReportStorage;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** Dry run: the CSV goes to this sink and nothing is published. */
+  readonly dryRun?: DryRunSink | undefined;
+  readonly now?: () => Date;
+}
+
+/** Where a dry run writes its CSV (stdout, or a file written atomically). */
+export interface DryRunSink {
+  readonly location: string;
+  write(body: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void>;
+}
+
+export interface RunSummary {
+  readonly outcome: 'published' | 'skipped' | 'dry-run';
+  readonly runId: string;
+  readonly reportDate: string;
+  readonly window: ReportWindow;
+  readonly key: string;
+  readonly location: string;
+  readonly rows: number;
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly durationMs: number;
+}
+
+interface Tally {
+  rows: number;
+  bytes: number;
+  readonly hash: ReturnType<typeof createHash>;
+}
+
+/**
+ * The job: report date and window → snapshot query → contract check → CSV → atomic publish.
+ * It knows the database and the storage only through their ports.
+ */
+export async function runReport(input: RunReportInput): Promise<RunSummary> {
+  const { config, source, storage, logger, signal } = input;
+  const now = input.now ?? (() => new Date());
+  const started = performance.now();
+  const runId = randomUUID();
+  const zone = config.report.timezone;
+  const reportDate = config.report.date ?? todayIn(zone, now());
+  const window = reportWindow(reportDate, zone);
+  const key = reportKey(config.report.keyTemplate, reportDate);
+  const dryRun = input.dryRun !== undefined;
+  const location = input.dryRun ? input.dryRun.location : storage.locate(key);
+  const log = logger.child({ run_id: runId, report_date: reportDate });
+  const base = { runId, reportDate, window, key, location };
+
+  log.info(
+    { window_start: window.start, window_end: window.end, timezone: zone, key, location, provider: storage.provider, if_exists: config.report.ifExists, version: VERSION },
+    dryRun ? 'dry run starting: nothing will be published' : 'run starting',
+  );
+
+  try {
+    // A published day costs no database work; the conditional write below still settles races.
+    if (!dryRun && config.report.ifExists !== 'overwrite' && (await storage.exists(key, signal))) {
+      return alreadyPublished(input, base, started, log);
+    }
+
+    const extractedAt = formatInstant(now(), zone);
+    const query = reportQuery(config, { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt });
+    const opened = performance.now();
+    const rows = await source.open(query, signal);
+    const tally: Tally = { rows: 0, bytes: 0, hash: createHash('sha256') };
+    const progress = setInterval(() => logProgress(log, tally, opened), config.report.progressIntervalMs).unref();
+    try {
+      log.info({ phase: 'connect', database: source.label, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, 'snapshot open, first rows received');
+      const body = encodeReport(rows, config, tally);
+      if (input.dryRun) {
+        await input.dryRun.write(body, signal);
+      } else {
+        await storage.write(key, body, {
+          signal,
+          ifExists: config.report.ifExists === 'overwrite' ? 'overwrite' : 'fail',
+          contentType: CONTENT_TYPE,
+          metadata: { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt, version: VERSION, run_id: runId },
+        });
+      }
+    } finally {
+      clearInterval(progress);
+      await rows.close();
+    }
+
+    const sha256 = tally.hash.digest('hex');
+    if (tally.rows === 0) log.warn({ window_start: window.start, window_end: window.end }, 'no rows in the window: the report has only its header');
+    const summary: RunSummary = { ...base, outcome: dryRun ? 'dry-run' : 'published', rows: tally.rows, bytes: tally.bytes, sha256, durationMs: elapsed(started) };
+    log.info(
+      { phase: 'summary', outcome: summary.outcome, key, location, window_start: window.start, window_end: window.end, rows: summary.rows, bytes: summary.bytes, sha256, duration_ms: summary.durationMs },
+      dryRun ? `dry run done: ${summary.rows} rows` : `report published: ${location} (${summary.rows} rows)`,
+    );
+    return summary;
+  } catch (error) {
+    if (error instanceof ReportAlreadyPublished && config.report.ifExists === 'skip') return alreadyPublished(input, base, started, log);
+    if (signal.aborted) {
+      throw new RunWasTerminated(`terminated (${messageOfReason(signal.reason)}) before publishing; nothing was published`, { phase: 'run', cause: error });
+    }
+    throw error;
+  }
+}
+
+/** The compiled query with this run's values bound by name. */
+function reportQuery(config: Config, values: Parameters<typeof bindParameters>[1]): ReportQuery {
+  const compiled = compileNamedQuery(config.report.query.text);
+  return {
+    text: compiled.text,
+    values: bindParameters(compiled, values),
+    timezone: config.report.timezone,
+    statementTimeoutMs: config.report.statementTimeoutMs,
+    fetchRows: config.report.fetchRows,
+  };
+}
+
+/**
+ * The CSV as byte chunks, one per cursor batch. The contract is checked before the first chunk
+ * exists, so a query with the wrong columns never writes a byte.
+ */
+async function* encodeReport(rows: RowStream, config: Config, tally: Tally): AsyncGenerator<Buffer> {
+  const encoder = new CsvEncoder(planColumns(rows.columns), config.csv);
+  let pending = encoder.header();
+  for await (const batch of rows) {
+    pending += encoder.encode(batch);
+    tally.rows += batch.length;
+    const chunk = Buffer.from(pending, 'utf8');
+    pending = '';
+    tally.bytes += chunk.length;
+    tally.hash.update(chunk);
+    yield chunk;
+  }
+  if (pending !== '') {
+    // Empty result: the header alone.
+    const chunk = Buffer.from(pending, 'utf8');
+    tally.bytes += chunk.length;
+    tally.hash.update(chunk);
+    yield chunk;
+  }
+}
+
+function alreadyPublished(input: RunReportInput, base: Omit<RunSummary, 'outcome' | 'rows' | 'bytes' | 'sha256' | 'durationMs'>, started: number, log: Logger): RunSummary {
+  if (input.config.report.ifExists === 'fail') {
+    throw new ReportAlreadyPublished(`${base.location} is already published and REPORT_IF_EXISTS=fail`, { phase: 'upload', context: { key: base.key } });
+  }
+  log.info({ phase: 'summary', outcome: 'skipped', key: base.key, location: base.location }, 'already published: skipped (REPORT_IF_EXISTS=skip)');
+  return { ...base, outcome: 'skipped', rows: 0, bytes: 0, sha256: '', durationMs: elapsed(started) };
+}
+
+function logProgress(log: Logger, tally: Tally, since: number): void {
+  const seconds = (performance.now() - since) / 1000;
+  log.info({ phase: 'extract', rows: tally.rows, bytes: tally.bytes, rows_per_second: Math.round(tally.rows / seconds) }, 'extracting');
+}
+
+function elapsed(since: number): number {
+  return Math.round(performance.now() - since);
+}
+
+function messageOfReason(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason ?? 'aborted');
+}

@@ -1,0 +1,61 @@
+import type { Config } from '../config/config.ts';
+import { columnKind, planColumns, REPORT_COLUMNS, type ColumnKind } from '../csv/report-contract.ts';
+import { bindParameters, compileNamedQuery } from '../extract/named-parameters.ts';
+import type { RowSource } from '../extract/row-source.ts';
+import { formatInstant, reportWindow, todayIn } from './report-window.ts';
+
+export interface FoundColumn {
+  readonly name: string;
+  readonly type: string;
+  readonly kind: ColumnKind;
+  readonly inContract: boolean;
+}
+
+export interface Validation {
+  readonly database: string;
+  readonly queryFile: string;
+  readonly columns: readonly FoundColumn[];
+  /** Why the columns break the contract, or undefined when they satisfy it. */
+  readonly violation: string | undefined;
+}
+
+// Display names for the types a report query usually returns; OIDs are fixed in pg_type.dat.
+const TYPE_NAMES: Record<number, string> = {
+  16: 'boolean', 18: '"char"', 19: 'name', 20: 'bigint', 21: 'smallint', 23: 'integer', 25: 'text', 114: 'json',
+  700: 'real', 701: 'double precision', 1042: 'character', 1043: 'character varying', 1082: 'date',
+  1114: 'timestamp', 1184: 'timestamptz', 1700: 'numeric', 2950: 'uuid', 3802: 'jsonb',
+};
+
+/** Connects, describes the report query for today's window (no row is produced) and checks the contract. */
+export async function validateReport(config: Config, source: RowSource, signal: AbortSignal, now: Date = new Date()): Promise<Validation> {
+  const zone = config.report.timezone;
+  const window = reportWindow(config.report.date ?? todayIn(zone, now), zone);
+  const compiled = compileNamedQuery(config.report.query.text);
+  const values = bindParameters(compiled, {
+    report_date: window.reportDate,
+    window_start: window.start,
+    window_end: window.end,
+    extracted_at: formatInstant(now, zone),
+  });
+  const described = await source.describe(
+    { text: compiled.text, values, timezone: zone, statementTimeoutMs: config.report.statementTimeoutMs, fetchRows: 1 },
+    signal,
+  );
+  let violation: string | undefined;
+  try {
+    planColumns(described);
+  } catch (error) {
+    violation = (error as Error).message;
+  }
+  return {
+    database: source.label,
+    queryFile: config.report.query.file,
+    violation,
+    columns: described.map(({ name, dataTypeID }) => ({
+      name,
+      type: TYPE_NAMES[dataTypeID] ?? `oid ${dataTypeID}`,
+      kind: columnKind(dataTypeID),
+      inContract: (REPORT_COLUMNS as readonly string[]).includes(name),
+    })),
+  };
+}
