@@ -127,11 +127,13 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
     problems.push(`--date: must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(options.date)})`);
   }
 
+  // Plain-string settings are checked from the raw values, so their problems are listed even
+  // when another variable failed the schema.
   const e = parsed.success ? parsed.data : undefined;
-  const keyTemplate = e?.REPORT_KEY_TEMPLATE ?? DEFAULTS.REPORT_KEY_TEMPLATE;
+  const keyTemplate = resolved.REPORT_KEY_TEMPLATE ?? DEFAULTS.REPORT_KEY_TEMPLATE;
   for (const problem of keyTemplateProblems(keyTemplate)) problems.push(`REPORT_KEY_TEMPLATE: ${problem} (got ${JSON.stringify(keyTemplate)})`);
 
-  const sqlFile = e?.REPORT_SQL_FILE ?? DEFAULTS.REPORT_SQL_FILE;
+  const sqlFile = resolved.REPORT_SQL_FILE ?? DEFAULTS.REPORT_SQL_FILE;
   const sqlText = readSetting('REPORT_SQL_FILE', sqlFile, options.readTextFile, problems);
   if (sqlText !== undefined) {
     if (sqlText.trim() === '') problems.push(`REPORT_SQL_FILE: ${sqlFile} is empty; it must hold the report's SELECT`);
@@ -144,7 +146,7 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
     }
   }
 
-  const sslRootCertFile = e?.PGSSLROOTCERT;
+  const sslRootCertFile = resolved.PGSSLROOTCERT;
   const sslRootCert = sslRootCertFile === undefined ? undefined : readSetting('PGSSLROOTCERT', sslRootCertFile, options.readTextFile, problems);
 
   if (problems.length > 0 || e === undefined || sqlText === undefined) throw new ConfigurationIsInvalid(problems);

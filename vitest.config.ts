@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // One real PostgreSQL for the whole run (embedded unless PGHOST points at one).
+    globalSetup: ['test/support/global-setup.ts'],
+    // Child processes and a real database: generous, and never a performance assertion.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});
