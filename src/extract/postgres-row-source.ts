@@ -52,11 +52,17 @@ export class PostgresRowSource implements RowSource {
     const session = await this.#openSnapshot(query, signal);
     const db = this.#db;
     const cursor = session.client.query(new Cursor(query.text, [...query.values], { rowMode: 'array', types: RAW_TEXT }));
+    // After an error the server has already ended the portal (and answered the Sync pg-cursor
+    // sent); closing it again would wait for a reply that never comes.
+    let failed = false;
+    const closeSession = () => session.close(failed ? undefined : cursor);
     const read = (rows: number) =>
       new Promise<{ rows: RawRow[]; fields: ResultColumn[] }>((resolve, reject) => {
         cursor.read(rows, (error, batch, result) => {
-          if (error) reject(classifyDatabaseError(error, 'extract', db));
-          else resolve({ rows: batch as RawRow[], fields: result?.fields ?? [] });
+          if (error) {
+            failed = true;
+            reject(classifyDatabaseError(error, 'extract', db));
+          } else resolve({ rows: batch as RawRow[], fields: result?.fields ?? [] });
         });
       });
 
@@ -64,14 +70,14 @@ export class PostgresRowSource implements RowSource {
     try {
       first = await read(query.fetchRows);
     } catch (error) {
-      await session.close(cursor);
+      await closeSession();
       throw error;
     }
 
     let closed: Promise<void> | undefined;
     return {
       columns: first.fields.map(({ name, dataTypeID }) => ({ name, dataTypeID })),
-      close: () => (closed ??= session.close(cursor)),
+      close: () => (closed ??= closeSession()),
       async *[Symbol.asyncIterator]() {
         let batch = first.rows;
         while (batch.length > 0) {

@@ -72,7 +72,7 @@ describe('daily-report run', () => {
     // One extraction instant for every row, ISO 8601 with São Paulo's offset.
     const instants = new Set(csv.slice(1).map((r) => r[0]));
     expect(instants.size).toBe(1);
-    const [instant] = [...instants] as string[];
+    const instant = [...instants][0] as string;
     expect(instant).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?-03:00$/);
     expect(Math.abs(Date.parse(instant) - started)).toBeLessThan(60_000);
 
