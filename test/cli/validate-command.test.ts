@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { errorOf, filesIn, queryFile } from '../support/report-files.ts';
+import { runDailyReport } from '../support/run-cli.ts';
+import { createTestDatabase, sql } from '../support/test-database.ts';
+
+describe('daily-report validate', () => {
+  it('connects, describes the shipped query without running it, and finds the contract satisfied', async () => {
+    const db = await createTestDatabase('validate');
+    const result = await runDailyReport(['validate'], { env: db.env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`database: 127.0.0.1:${db.endpoint.port}/${db.name}`);
+    expect(result.stdout).toMatch(/data_extracao\s+timestamptz\s+timestamptz\s+ok/);
+    expect(result.stdout).toMatch(/id_transacao\s+bigint\s+verbatim\s+ok/);
+    expect(result.stdout).toMatch(/valor_transacao\s+numeric\s+verbatim\s+ok/);
+    expect(result.stdout).toMatch(/nome_usuario\s+text\s+text\s+ok/);
+    expect(result.stdout).toMatch(/contract: ok/);
+    expect(await filesIn(db.outDir)).toEqual([]);
+  });
+
+  it('reads no rows: a query that would fail on its first row still validates', async () => {
+    const db = await createTestDatabase('validate_norows');
+    const sqlFile = await queryFile(db.outDir, 'boom', `SELECT now() AS data_extracao, 'x' AS nome_usuario, g AS id_transacao,
+      (1 / (g - g))::numeric AS valor_transacao, 'ok' AS status_transacao FROM generate_series(1, 10) g`);
+    const result = await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: sqlFile } });
+    expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('shows what it found and exits 3 when the columns break the contract', async () => {
+    const db = await createTestDatabase('validate_bad');
+    const sqlFile = await queryFile(db.outDir, 'bad', `SELECT now() AS data_extracao, 'x' AS nome, 1 AS id_transacao, 1.5 AS valor_transacao, 'ok' AS status_transacao`);
+    const result = await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: sqlFile } });
+    expect(result.code).toBe(3);
+    expect(result.stdout).toMatch(/nome\s+text\s+text\s+unexpected/);
+    expect(result.stdout).toMatch(/contract: VIOLATED — .*missing nome_usuario; unexpected nome/);
+    expect(errorOf(result).err).toMatchObject({ class: 'ReportContractViolated', exit_code: 3 });
+  });
+
+  it('exits 4 when the role may not read a table the query uses', async () => {
+    const db = await createTestDatabase('validate_denied');
+    await sql(db, 'CREATE TABLE segredo (id int)');
+    const sqlFile = await queryFile(db.outDir, 'denied', `SELECT now() AS data_extracao, 'x' AS nome_usuario, id AS id_transacao, 1 AS valor_transacao, 'ok' AS status_transacao FROM segredo`);
+    const result = await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: sqlFile } });
+    expect(result.code).toBe(4);
+  });
+});
