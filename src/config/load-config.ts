@@ -20,8 +20,9 @@ export const DEFAULTS = {
   PGCONNECT_TIMEOUT: 30,
   REPORT_SQL_FILE: DEFAULT_SQL_FILE,
   REPORT_STATEMENT_TIMEOUT: '2h',
-  // Measured: past a few thousand rows a bigger batch only costs memory (README, Performance).
-  REPORT_FETCH_ROWS: 5_000,
+  // Measured on 1M rows: 500 to 10,000 rows per fetch run equally fast; above 2,000 peak RSS
+  // jumps (167 → 254 MB at 5,000). 2,000 keeps round trips to a remote database few (README, Performance).
+  REPORT_FETCH_ROWS: 2_000,
   REPORT_KEY_TEMPLATE: DEFAULT_KEY_TEMPLATE,
   REPORT_IF_EXISTS: 'overwrite' as IfExists,
   REPORT_PROGRESS_INTERVAL: '10s',
@@ -77,7 +78,7 @@ const envSchema = z.object({
   REPORT_TIMEZONE: z.string().refine(isTimezone, { error: 'must be an IANA time zone (example: America/Sao_Paulo)' }).optional(),
   REPORT_SQL_FILE: z.string().optional(),
   REPORT_STATEMENT_TIMEOUT: duration('2h').optional(),
-  REPORT_FETCH_ROWS: wholeNumber(1, 1_000_000, 5_000).optional(),
+  REPORT_FETCH_ROWS: wholeNumber(1, 1_000_000, 2_000).optional(),
   REPORT_KEY_TEMPLATE: z.string().optional(),
   REPORT_IF_EXISTS: oneOf(['overwrite', 'skip', 'fail']).optional(),
   REPORT_PROGRESS_INTERVAL: duration('10s').optional(),

@@ -30,7 +30,7 @@ describe('configuration', () => {
   it('fills documented defaults and returns a frozen object', () => {
     const config = loadConfig({ ...minimal, REPORT_TIMEZONE: 'America/Sao_Paulo' }, { readTextFile });
     expect(config.database).toMatchObject({ host: 'localhost', port: 5432, sslMode: 'disable', connectTimeoutMs: 30_000, password: undefined });
-    expect(config.report).toMatchObject({ timezone: 'America/Sao_Paulo', statementTimeoutMs: 7_200_000, fetchRows: 5_000, keyTemplate: 'relatorio_{YYYYMMDD}.csv', ifExists: 'overwrite', date: undefined });
+    expect(config.report).toMatchObject({ timezone: 'America/Sao_Paulo', statementTimeoutMs: 7_200_000, fetchRows: 2_000, keyTemplate: 'relatorio_{YYYYMMDD}.csv', ifExists: 'overwrite', date: undefined });
     expect(config.report.query).toEqual({ file: DEFAULT_SQL_FILE, text: 'SELECT :report_date' });
     expect(config.csv).toEqual({ delimiter: ',', bom: false, escapeFormulas: true });
     expect(config.storage).toEqual({ provider: 'local', dir: './out' });
