@@ -78,6 +78,17 @@ describe('daily-report run, when things go wrong', () => {
     await rm(join(db.outDir, 'relatorio_20241005.csv')); // the other tests expect an empty folder
   });
 
+  it('logs progress (rows so far, rows/s) while a long extraction runs', async () => {
+    const result = await runDailyReport(['run', '--dry-run', '--out', join(db.outDir, '..', `progress-${Date.now()}.csv`), ...REPORT_DATE], {
+      env: { ...db.env, REPORT_SQL_FILE: slowSql, REPORT_FETCH_ROWS: '500', REPORT_PROGRESS_INTERVAL: '300ms' },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const progress = result.logs.filter((line) => line.msg === 'extracting');
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(progress.at(-1)).toMatchObject({ phase: 'extract', rows: expect.any(Number), rows_per_second: expect.any(Number) });
+    expect(progress.map((line) => line.rows)).toEqual([...progress.map((line) => line.rows)].sort((a, b) => a - b));
+  });
+
   it('on SIGTERM mid-stream, cancels the query, publishes nothing and exits 143 within 10 s', async () => {
     let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
     const running = runDailyReport(['run', ...REPORT_DATE], {

@@ -8,13 +8,23 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse';
 import { createDemoDatabase, setReaderPassword } from './demo-database.ts';
-import { startPostgres } from './postgres-server.ts';
+import { adminClient, startPostgres } from './postgres-server.ts';
 import { MAIN } from './run-cli.ts';
 
 const OUT_DIR = fileURLToPath(new URL('../../out/', import.meta.url));
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
 
 const postgres = await startPostgres(say);
+
+async function countInWindow(start: string, end: string): Promise<number> {
+  const client = await adminClient(postgres.endpoint, 'app');
+  try {
+    const { rows } = await client.query('SELECT count(*)::int AS n FROM transacoes WHERE criado_em >= $1 AND criado_em < $2', [start, end]);
+    return rows[0].n;
+  } finally {
+    await client.end();
+  }
+}
 let exitCode = 1;
 try {
   say('creating the demo database "app": 2,000 users and 120,000 transactions over the last 7 days…');
@@ -54,7 +64,12 @@ try {
     say('');
     say(`report:  ${summary.location}`);
     say(`window:  ${summary.window_start} → ${summary.window_end}`);
-    say(`rows:    ${records.length - 1} (read back with an independent CSV parser; the job counted ${summary.rows})`);
+    const inWindow = await countInWindow(summary.window_start, summary.window_end);
+    say(`rows:    ${records.length - 1} (read back with an independent CSV parser; the job counted ${summary.rows}; the database holds ${inWindow} in the window)`);
+    if (records.length - 1 !== inWindow || summary.rows !== inWindow) {
+      say('MISMATCH between the report and the database');
+      exitCode = 1;
+    }
     say(`header:  ${records[0]!.join(',')}`);
     say(`first:   ${JSON.stringify(records[1] ?? [])}`);
     process.stdout.write(`${summary.location}\n`);
