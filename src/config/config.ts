@@ -2,7 +2,7 @@
 
 export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 export type IfExists = 'overwrite' | 'skip' | 'fail';
-export type StorageProvider = 'local';
+export type StorageProvider = 'local' | 's3' | 'azure';
 export type LogFormat = 'auto' | 'json' | 'pretty';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
@@ -47,7 +47,46 @@ export interface LocalStorageConfig {
   readonly dir: string;
 }
 
-export type StorageConfig = LocalStorageConfig;
+/** Shared by the cloud providers. */
+export interface RemoteStorageConfig {
+  /** A request (or a stalled connection) is abandoned and retried after this long. */
+  readonly requestTimeoutMs: number;
+  /** Attempts per request, the first included (the SDKs retry with back-off). */
+  readonly maxAttempts: number;
+}
+
+export type S3ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'SHA256' | 'NONE';
+
+export interface S3StorageConfig extends RemoteStorageConfig {
+  readonly provider: 's3';
+  readonly bucket: string;
+  /** "" or ending in "/". */
+  readonly prefix: string;
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  readonly forcePathStyle: boolean;
+  readonly sse: 'AES256' | 'aws:kms';
+  readonly kmsKeyId: string | undefined;
+  readonly checksumAlgorithm: S3ChecksumAlgorithm;
+  readonly verify: boolean;
+  readonly partSizeBytes: number;
+  readonly queueSize: number;
+}
+
+export interface AzureStorageConfig extends RemoteStorageConfig {
+  readonly provider: 'azure';
+  /** Secret: never logged. */
+  readonly connectionString: string | undefined;
+  readonly accountUrl: string | undefined;
+  readonly container: string;
+  /** "" or ending in "/". */
+  readonly prefix: string;
+  readonly encryptionScope: string | undefined;
+  readonly blockSizeBytes: number;
+  readonly maxConcurrency: number;
+}
+
+export type StorageConfig = LocalStorageConfig | S3StorageConfig | AzureStorageConfig;
 
 export interface LogConfig {
   readonly level: LogLevel;

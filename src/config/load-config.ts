@@ -7,7 +7,9 @@ import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from '../report/report-key.
 import { isReportDate, isTimezone, processTimezone } from '../report/report-window.ts';
 import type { Config, IfExists, LogFormat, LogLevel, SslMode } from './config.ts';
 import { parseDuration } from './duration.ts';
+import { duration, flag, oneOf, wholeNumber } from './schema-helpers.ts';
 import { FILE_VARIABLES, resolveFileVariables, type Env, type ReadTextFile } from './secret-files.ts';
+import { STORAGE_DEFAULTS, storageConfig, storageProblems, storageShape } from './storage-settings.ts';
 
 /** The query shipped with the product (`sql/report.sql`), resolved from this module so it works from src/ and dist/. */
 export const DEFAULT_SQL_FILE = fileURLToPath(new URL('../../sql/report.sql', import.meta.url));
@@ -26,8 +28,7 @@ export const DEFAULTS = {
   REPORT_KEY_TEMPLATE: DEFAULT_KEY_TEMPLATE,
   REPORT_IF_EXISTS: 'overwrite' as IfExists,
   REPORT_PROGRESS_INTERVAL: '10s',
-  STORAGE_PROVIDER: 'local' as const,
-  LOCAL_STORAGE_DIR: './out',
+  ...STORAGE_DEFAULTS,
   CSV_DELIMITER: ',',
   CSV_BOM: false,
   CSV_ESCAPE_FORMULAS: true,
@@ -35,32 +36,8 @@ export const DEFAULTS = {
   LOG_FORMAT: 'auto' as LogFormat,
 } as const;
 
-const SECRET_VARIABLES = new Set(['PGPASSWORD']);
-const TRUE = new Set(['true', '1', 'yes', 'on']);
-const FALSE = new Set(['false', '0', 'no', 'off']);
+const SECRET_VARIABLES = new Set(['PGPASSWORD', 'AZURE_STORAGE_CONNECTION_STRING']);
 const DELIMITERS: Record<string, string> = { ',': ',', ';': ';', '|': '|', '\t': '\t', '\\t': '\t', tab: '\t' };
-
-const wholeNumber = (min: number, max: number, example: number) =>
-  z
-    .string()
-    .refine((s) => /^\d+$/.test(s) && Number(s) >= min && Number(s) <= max, {
-      error: `must be a whole number from ${min} to ${max} (example: ${example})`,
-    })
-    .transform(Number);
-
-const duration = (example: string) =>
-  z
-    .string()
-    .refine((s) => (parseDuration(s) ?? 0) > 0, { error: `must be a positive duration such as 90s, 5m, 2h or 1h30m (example: ${example})` })
-    .transform((s) => parseDuration(s)!);
-
-const flag = z
-  .string()
-  .refine((s) => TRUE.has(s.toLowerCase()) || FALSE.has(s.toLowerCase()), { error: 'must be true or false' })
-  .transform((s) => TRUE.has(s.toLowerCase()));
-
-const oneOf = <const T extends readonly [string, ...string[]]>(values: T, hint = '') =>
-  z.enum(values, { error: `must be one of ${values.join(' | ')}${hint}` });
 
 const envSchema = z.object({
   PGHOST: z.string().optional(),
@@ -82,8 +59,7 @@ const envSchema = z.object({
   REPORT_KEY_TEMPLATE: z.string().optional(),
   REPORT_IF_EXISTS: oneOf(['overwrite', 'skip', 'fail']).optional(),
   REPORT_PROGRESS_INTERVAL: duration('10s').optional(),
-  STORAGE_PROVIDER: oneOf(['local'], ' (s3 and azure are not part of this build yet)').optional(),
-  LOCAL_STORAGE_DIR: z.string().optional(),
+  ...storageShape,
   CSV_DELIMITER: z
     .string()
     .refine((s) => s in DELIMITERS, { error: 'must be one of "," ";" "|" or tab (write \\t or tab)' })
@@ -96,7 +72,7 @@ const envSchema = z.object({
 });
 
 const KNOWN_VARIABLES = new Set([...Object.keys(envSchema.shape), ...FILE_VARIABLES.map((name) => `${name}_FILE`)]);
-const OWN_PREFIXES = ['REPORT_', 'CSV_', 'STORAGE_', 'LOCAL_STORAGE_', 'LOG_'];
+const OWN_PREFIXES = ['REPORT_', 'CSV_', 'STORAGE_', 'LOCAL_STORAGE_', 'LOG_', 'S3_', 'AZURE_STORAGE_', 'AZURE_ENCRYPTION', 'AZURE_BLOCK', 'AZURE_MAX'];
 
 export interface LoadConfigOptions {
   /** `--date` from the command line; wins over REPORT_DATE. */
@@ -124,6 +100,7 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
       problems.push(`${name}: ${issue.message}${got}`);
     }
   }
+  if (parsed.success) storageProblems(parsed.data, problems);
   if (options.date !== undefined && !isReportDate(options.date)) {
     problems.push(`--date: must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(options.date)})`);
   }
@@ -182,7 +159,7 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
       bom: e.CSV_BOM ?? DEFAULTS.CSV_BOM,
       escapeFormulas: e.CSV_ESCAPE_FORMULAS ?? DEFAULTS.CSV_ESCAPE_FORMULAS,
     },
-    storage: { provider: e.STORAGE_PROVIDER ?? DEFAULTS.STORAGE_PROVIDER, dir: e.LOCAL_STORAGE_DIR ?? DEFAULTS.LOCAL_STORAGE_DIR },
+    storage: storageConfig(e),
     log: { level: e.LOG_LEVEL ?? DEFAULTS.LOG_LEVEL, format: e.LOG_FORMAT ?? DEFAULTS.LOG_FORMAT },
     warnings,
   });

@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger.ts';
 import type { ReportStorage } from '../storage/report-storage.ts';
 import { VERSION } from '../version.ts';
 import { reportKey } from './report-key.ts';
+import { buildManifest, manifestBytes, manifestKey, MANIFEST_CONTENT_TYPE } from './report-manifest.ts';
 import { formatInstant, reportWindow, todayIn, type ReportWindow } from './report-window.ts';
 
 export const CONTENT_TYPE = 'text/csv; charset=utf-8';
@@ -74,13 +75,15 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
   );
 
   try {
-    // A published day costs no database work; the conditional write below still settles races.
-    if (!dryRun && config.report.ifExists !== 'overwrite' && (await storage.exists(key, signal))) {
-      return alreadyPublished(input, base, started, log);
-    }
+    const state = dryRun || config.report.ifExists === 'overwrite' ? 'unchecked' : await publicationState(storage, key, signal);
+    if (state === 'published') return alreadyPublished(input, base, started, log);
+    if (state === 'incomplete') log.warn({ key, location }, 'the report exists without its manifest (a run died before finishing it): replacing it');
+    // Only a key that is free is written conditionally; an incomplete report is replaced.
+    const csvIfExists = state === 'absent' ? 'fail' : 'overwrite';
 
     const extractedAt = formatInstant(now(), zone);
     const query = reportQuery(config, { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt });
+    const metadata = { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt, version: VERSION, run_id: runId };
     const opened = performance.now();
     const rows = await source.open(query, signal);
     const tally: Tally = { rows: 0, bytes: 0, hash: createHash('sha256') };
@@ -91,19 +94,21 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
       if (input.dryRun) {
         await input.dryRun.write(body, signal);
       } else {
-        await storage.write(key, body, {
-          signal,
-          ifExists: config.report.ifExists === 'overwrite' ? 'overwrite' : 'fail',
-          contentType: CONTENT_TYPE,
-          metadata: { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt, version: VERSION, run_id: runId },
-        });
+        await storage.write(key, body, { signal, ifExists: csvIfExists, contentType: CONTENT_TYPE, metadata });
       }
     } finally {
       clearInterval(progress);
       await rows.close();
     }
+    log.info({ phase: 'extract', rows: tally.rows, bytes: tally.bytes, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
 
     const sha256 = tally.hash.digest('hex');
+    if (!dryRun) {
+      const manifest = buildManifest({ key, window, extractedAt, rows: tally.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId });
+      const manifestStarted = performance.now();
+      await storage.write(manifestKey(key), single(manifestBytes(manifest)), { signal, ifExists: 'overwrite', contentType: MANIFEST_CONTENT_TYPE, metadata });
+      log.info({ phase: 'manifest', location: storage.locate(manifestKey(key)), duration_ms: elapsed(manifestStarted) }, 'manifest published');
+    }
     if (tally.rows === 0) log.warn({ window_start: window.start, window_end: window.end }, 'no rows in the window: the report has only its header');
     const summary: RunSummary = { ...base, outcome: dryRun ? 'dry-run' : 'published', rows: tally.rows, bytes: tally.bytes, sha256, durationMs: elapsed(started) };
     log.info(
@@ -118,6 +123,15 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     }
     throw error;
   }
+}
+
+/**
+ * Whether the report for `key` is published. The manifest is written last, so it alone means
+ * "complete"; checking it before extracting makes a published day cost no database work.
+ */
+async function publicationState(storage: ReportStorage, key: string, signal: AbortSignal): Promise<'published' | 'incomplete' | 'absent'> {
+  if (await storage.exists(manifestKey(key), signal)) return 'published';
+  return (await storage.exists(key, signal)) ? 'incomplete' : 'absent';
 }
 
 /** The compiled query with this run's values bound by name. */
@@ -163,6 +177,10 @@ function alreadyPublished(input: RunReportInput, base: Omit<RunSummary, 'outcome
   }
   log.info({ phase: 'summary', outcome: 'skipped', key: base.key, location: base.location }, 'already published: skipped (REPORT_IF_EXISTS=skip)');
   return { ...base, outcome: 'skipped', rows: 0, bytes: 0, sha256: '', durationMs: elapsed(started) };
+}
+
+async function* single(chunk: Buffer): AsyncGenerator<Buffer> {
+  yield chunk;
 }
 
 function logProgress(log: Logger, tally: Tally, since: number): void {

@@ -74,8 +74,8 @@ describe('daily-report run, when things go wrong', () => {
     // A retry (what Kubernetes does on exit 1) succeeds.
     const retry = await runDailyReport(['run', ...REPORT_DATE], { env: { ...db.env, REPORT_SQL_FILE: slowSql, REPORT_FETCH_ROWS: '5000' } });
     expect(retry.code, retry.stderr).toBe(0);
-    expect(await filesIn(db.outDir)).toEqual(['relatorio_20241005.csv']);
-    await rm(join(db.outDir, 'relatorio_20241005.csv')); // the other tests expect an empty folder
+    expect(await filesIn(db.outDir)).toEqual(['relatorio_20241005.csv', 'relatorio_20241005.csv.manifest.json']);
+    for (const file of await filesIn(db.outDir)) await rm(join(db.outDir, file)); // the other tests expect an empty folder
   });
 
   it('logs progress (rows so far, rows/s) while a long extraction runs', async () => {

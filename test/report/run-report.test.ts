@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPORT_COLUMNS } from '../../src/csv/report-contract.ts';
@@ -149,7 +150,48 @@ describe('daily-report run', () => {
     const overwritten = await run({ REPORT_IF_EXISTS: 'overwrite' });
     expect(overwritten.code).toBe(0);
     expect((await readReport(path)).length).toBe(2);
-    expect(await filesIn(twice.outDir)).toEqual(['relatorio_20241005.csv']);
+    expect(await filesIn(twice.outDir)).toEqual(['relatorio_20241005.csv', 'relatorio_20241005.csv.manifest.json']);
+  });
+
+  it('publishes a manifest last, describing the CSV exactly', async () => {
+    const m = await createTestDatabase('manifest');
+    await sql(m, `INSERT INTO usuarios VALUES (1, 'Ana', NULL); INSERT INTO transacoes VALUES (1, 1, 1.00, 'aprovada', '2024-10-04T10:00:00-03:00')`);
+    const result = await runDailyReport(['run', '--date', REPORT_DATE], { env: { ...m.env, CSV_DELIMITER: ';' } });
+    expect(result.code, result.stderr).toBe(0);
+    const csv = await readFile(join(m.outDir, 'relatorio_20241005.csv'));
+    const manifest = JSON.parse(await readFile(join(m.outDir, 'relatorio_20241005.csv.manifest.json'), 'utf8'));
+    expect(Object.keys(manifest).sort()).toEqual(
+      ['key', 'report_date', 'window_start', 'window_end', 'extracted_at', 'rows', 'bytes', 'sha256', 'columns', 'delimiter', 'bom', 'query_sha256', 'version', 'run_id', 'trace_id'].sort(),
+    );
+    expect(manifest).toMatchObject({
+      key: 'relatorio_20241005.csv',
+      report_date: REPORT_DATE,
+      window_start: '2024-10-04T00:00:00.000-03:00',
+      window_end: '2024-10-05T00:00:00.000-03:00',
+      rows: 1,
+      bytes: csv.length,
+      sha256: createHash('sha256').update(csv).digest('hex'),
+      columns: [...REPORT_COLUMNS],
+      delimiter: ';',
+      bom: false,
+      query_sha256: createHash('sha256').update(await readFile(new URL('../../sql/report.sql', import.meta.url))).digest('hex'),
+      trace_id: null,
+    });
+    expect(manifest.extracted_at).toMatch(/-03:00$/);
+    expect(manifest.run_id).toBe(result.logs[0]!.run_id);
+    const phases = result.logs.map((line) => line.phase).filter(Boolean);
+    expect(phases.indexOf('manifest')).toBeGreaterThan(phases.indexOf('extract'));
+  });
+
+  it('replaces a report left without its manifest (a run that died) even when told to skip', async () => {
+    const orphan = await createTestDatabase('orphan');
+    const path = join(orphan.outDir, 'relatorio_20241005.csv');
+    await writeFile(path, 'partial,garbage\r\n');
+    const result = await runDailyReport(['run', '--date', REPORT_DATE], { env: { ...orphan.env, REPORT_IF_EXISTS: 'skip' } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(summaryOf(result).outcome).toBe('published');
+    expect((await readReport(path))[0]).toEqual([...REPORT_COLUMNS]);
+    expect(result.logs.some((l) => l.level === 'warn' && /without its manifest/.test(l.msg))).toBe(true);
   });
 
   it('writes the CSV to stdout on a dry run and publishes nothing', async () => {

@@ -1,0 +1,28 @@
+import { AccessWasDenied, ConfigurationIsInvalid, ReportAlreadyPublished, ReportError, TransientFailure } from '../errors.ts';
+
+/** Azure Blob failures in the product's terms (the SDK has retried transient ones already). */
+export function classifyAzureError(error: unknown, operation: string, location: string): unknown {
+  if (error instanceof ReportError || (error as Error)?.name === 'AbortError') return error;
+  const e = error as { name?: string; code?: string; statusCode?: number; message?: string };
+  const status = e.statusCode;
+  const code = e.code ?? e.name ?? 'Error';
+  const detail = `${code}${status ? ` (HTTP ${status})` : ''}: ${firstLine(e.message ?? String(error))}`;
+  const options = { phase: 'upload' as const, cause: error, context: { operation, location, azure_error: code, http_status: status } };
+
+  if (code === 'BlobAlreadyExists' || status === 412) {
+    return new ReportAlreadyPublished(`${location} already exists (Azure ${operation} with If-None-Match)`, options);
+  }
+  if (code === 'ContainerNotFound') return new AccessWasDenied(`Azure ${operation}: the container of ${location} does not exist: ${detail}`, options);
+  if (status === 401 || status === 403 || e.name === 'CredentialUnavailableError' || e.name === 'AuthenticationError') {
+    return new AccessWasDenied(`Azure ${operation} of ${location} was denied: ${detail} (the identity needs Storage Blob Data Contributor on the container)`, options);
+  }
+  if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 409 && status !== 429) {
+    return new ConfigurationIsInvalid([`Azure rejected ${operation} of ${location}: ${detail}`], options);
+  }
+  return new TransientFailure(`Azure ${operation} of ${location} failed: ${detail}`, options);
+}
+
+/** Azure's messages carry RequestId and Time on further lines: keep the sentence. */
+function firstLine(message: string): string {
+  return message.split('\n')[0]!;
+}

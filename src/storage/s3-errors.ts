@@ -1,0 +1,37 @@
+import { AccessWasDenied, ConfigurationIsInvalid, ReportAlreadyPublished, ReportError, TransientFailure } from '../errors.ts';
+
+/**
+ * S3 failures in the product's terms. The SDK has already retried throttling, 5xx and connection
+ * resets by the time an error reaches us, so those are transient (exit 1); permissions, KMS and a
+ * missing bucket never heal by retrying (exit 4). Credentials are never part of the message.
+ */
+export function classifyS3Error(error: unknown, operation: string, location: string): unknown {
+  if (error instanceof ReportError || isAbort(error)) return error;
+  const e = error as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number }; code?: string };
+  const status = e.$metadata?.httpStatusCode;
+  const name = e.Code ?? e.name ?? 'Error';
+  const detail = `${name}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(error)}`;
+  const options = { phase: 'upload' as const, cause: error, context: { operation, location, s3_error: name, http_status: status } };
+
+  if (status === 412 || name === 'PreconditionFailed') {
+    return new ReportAlreadyPublished(`${location} already exists (S3 ${operation} with If-None-Match)`, options);
+  }
+  if (/^KMS\./.test(name) || /kms/i.test(e.message ?? '') && status === 403) {
+    return new AccessWasDenied(`S3 ${operation} of ${location} was refused by KMS: ${detail}; the role needs kms:GenerateDataKey and kms:Decrypt on the key`, options);
+  }
+  if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'AllAccessDisabled'].includes(name)) {
+    return new AccessWasDenied(`S3 ${operation} of ${location} was denied: ${detail}`, options);
+  }
+  if (name === 'NoSuchBucket') return new AccessWasDenied(`S3 ${operation}: the bucket of ${location} does not exist: ${detail}`, options);
+  if (name === 'CredentialsProviderError') {
+    return new AccessWasDenied(`no AWS credentials for S3 ${operation} of ${location}: ${e.message} (IRSA, Pod Identity, instance role or AWS_* variables)`, options);
+  }
+  if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 409 && status !== 429) {
+    return new ConfigurationIsInvalid([`S3 rejected ${operation} of ${location}: ${detail}`], options);
+  }
+  return new TransientFailure(`S3 ${operation} of ${location} failed: ${detail}`, options);
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as Error)?.name === 'AbortError';
+}

@@ -1,0 +1,140 @@
+import { AbortMultipartUploadCommand, HeadObjectCommand, type S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
+import type { S3ChecksumAlgorithm } from '../config/config.ts';
+import { TransientFailure } from '../errors.ts';
+import { PartChecksums } from './part-checksums.ts';
+import type { ReportStorage, WriteOptions, WriteResult } from './report-storage.ts';
+import { classifyS3Error } from './s3-errors.ts';
+
+export interface S3StorageOptions {
+  readonly bucket: string;
+  /** "" or ending in "/". */
+  readonly prefix: string;
+  readonly sse: 'AES256' | 'aws:kms';
+  readonly kmsKeyId?: string | undefined;
+  readonly checksumAlgorithm: S3ChecksumAlgorithm;
+  /** HeadObject after the upload to confirm size and checksum. */
+  readonly verify: boolean;
+  /** @default 8 MiB. At most partSize × (queueSize + 1) bytes are buffered. */
+  readonly partSizeBytes: number;
+  /** @default 4 parts uploading at once. */
+  readonly queueSize: number;
+}
+
+/**
+ * Reports in an S3 bucket. Streams the body through lib-storage's multipart Upload, so
+ * extraction, encoding and upload overlap in bounded memory. Nothing is visible under the key
+ * until CompleteMultipartUpload (or the single PutObject of a small report); any failure before
+ * that aborts the multipart upload. The SDK client is injected (built in create-storage.ts).
+ */
+export class S3Storage implements ReportStorage {
+  readonly provider = 's3';
+  readonly #client: S3Client;
+  readonly #options: S3StorageOptions;
+
+  constructor(client: S3Client, options: S3StorageOptions) {
+    this.#client = client;
+    this.#options = options;
+  }
+
+  locate(key: string): string {
+    return `s3://${this.#options.bucket}/${this.#options.prefix}${key}`;
+  }
+
+  async exists(key: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: signal });
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || (error as Error).name === 'NotFound') return false;
+      throw classifyS3Error(error, 'HeadObject', this.locate(key));
+    }
+  }
+
+  async write(key: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<WriteResult> {
+    const { bucket, sse, kmsKeyId, checksumAlgorithm, partSizeBytes, queueSize } = this.#options;
+    const location = this.locate(key);
+    const checksums = checksumAlgorithm === 'NONE' ? undefined : new PartChecksums(checksumAlgorithm, partSizeBytes);
+    let bytes = 0;
+    async function* observed() {
+      for await (const chunk of body) {
+        bytes += chunk.length;
+        checksums?.update(chunk);
+        yield chunk;
+      }
+    }
+    const source = Readable.from(observed(), { objectMode: false });
+    // Failing the body (rather than Upload.abort(), whose done() rejects before the multipart
+    // upload is aborted) makes done() itself wait for AbortMultipartUpload before it rejects.
+    const onAbort = () => source.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError', cause: options.signal.reason }));
+    options.signal.addEventListener('abort', onAbort, { once: true });
+
+    const params: PutObjectCommandInput = {
+      Bucket: bucket,
+      Key: this.#key(key),
+      Body: source,
+      ContentType: options.contentType,
+      Metadata: { ...options.metadata },
+      // Always sent, so a bucket policy that denies unencrypted puts accepts ours.
+      ServerSideEncryption: sse,
+      ...(sse === 'aws:kms' ? { BucketKeyEnabled: true, ...(kmsKeyId ? { SSEKMSKeyId: kmsKeyId } : {}) } : {}),
+      ...(checksumAlgorithm === 'NONE' ? {} : { ChecksumAlgorithm: checksumAlgorithm }),
+      // A conditional write, not check-then-put: S3 answers 412 if the key exists by the time
+      // PutObject or CompleteMultipartUpload (which lib-storage sends with these params) lands.
+      ...(options.ifExists === 'fail' ? { IfNoneMatch: '*' } : {}),
+    };
+    const upload = new Upload({ client: this.#client, params, partSize: partSizeBytes, queueSize, leavePartsOnError: false });
+    try {
+      await upload.done();
+    } catch (error) {
+      await this.#abortLeftovers(upload, key);
+      throw classifyS3Error(error, 'upload', location);
+    } finally {
+      options.signal.removeEventListener('abort', onAbort);
+    }
+    if (this.#options.verify) await this.#verify(key, bytes, checksums, isMultipart(upload));
+    return { location };
+  }
+
+  /** Size and checksum of what S3 stored, against what we sent. */
+  async #verify(key: string, bytes: number, checksums: PartChecksums | undefined, multipart: boolean): Promise<void> {
+    const location = this.locate(key);
+    const head = await this.#client
+      .send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ChecksumMode: 'ENABLED' }))
+      .catch((error: unknown) => {
+        throw classifyS3Error(error, 'HeadObject (verify; set S3_VERIFY=false for a role without s3:GetObject)', location);
+      });
+    const problems: string[] = [];
+    if (head.ContentLength !== bytes) problems.push(`size ${head.ContentLength} ≠ ${bytes} bytes sent`);
+    const algorithm = this.#options.checksumAlgorithm;
+    const reported = algorithm === 'NONE' ? undefined : head[`Checksum${algorithm}`];
+    if (checksums && reported !== undefined) {
+      const expected = checksums.expected(multipart);
+      // Some S3-compatible servers omit the "-<parts>" suffix of a composite checksum.
+      const matches = reported === expected.value || (multipart && reported === expected.value.replace(/-\d+$/, ''));
+      if (!matches) problems.push(`${algorithm} ${reported} ≠ ${expected.value} computed from the bytes sent`);
+    }
+    if (problems.length > 0) {
+      throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location } });
+    }
+  }
+
+  /** Backstop: if a multipart upload was created and is still open, abort it (idempotent). */
+  async #abortLeftovers(upload: Upload, key: string): Promise<void> {
+    const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
+    if (!uploadId) return;
+    await this.#client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.#options.bucket, Key: this.#key(key), UploadId: uploadId }))
+      .catch(() => undefined); // NoSuchUpload: lib-storage already aborted it
+  }
+
+  #key(key: string): string {
+    return `${this.#options.prefix}${key}`;
+  }
+}
+
+function isMultipart(upload: Upload): boolean {
+  return (upload as unknown as { isMultiPart: boolean }).isMultiPart;
+}
