@@ -1,8 +1,8 @@
 import type { BlobHTTPHeaders, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { TransientFailure } from '../errors.ts';
 import { classifyAzureError } from './azure-errors.ts';
+import { ObservedBody } from './observed-body.ts';
 import type { ReportStorage, WriteOptions, WriteResult } from './report-storage.ts';
 
 export interface AzureStorageOptions {
@@ -48,19 +48,14 @@ export class AzureStorage implements ReportStorage {
     const location = blob.url;
     const headers: BlobHTTPHeaders = { blobContentType: options.contentType };
     const md5 = createHash('md5');
-    let bytes = 0;
-    async function* observed() {
-      for await (const chunk of body) {
-        bytes += chunk.length;
-        md5.update(chunk);
-        yield chunk;
-      }
+    const observed = new ObservedBody(body, {
+      onChunk: (chunk) => md5.update(chunk),
       // uploadStream reads these headers when it commits the block list, after the stream has
       // ended: the blob is committed with the Content-MD5 of exactly what was staged.
-      headers.blobContentMD5 = md5.digest();
-    }
+      onEnd: () => void (headers.blobContentMD5 = md5.digest()),
+    });
     try {
-      await blob.uploadStream(Readable.from(observed(), { objectMode: false }), this.#options.blockSizeBytes, this.#options.maxConcurrency, {
+      await blob.uploadStream(observed.readable(), this.#options.blockSizeBytes, this.#options.maxConcurrency, {
         abortSignal: options.signal,
         blobHTTPHeaders: headers,
         metadata: { ...options.metadata },
@@ -68,9 +63,9 @@ export class AzureStorage implements ReportStorage {
         ...(this.#options.encryptionScope ? { encryptionScope: this.#options.encryptionScope } : {}),
       });
     } catch (error) {
-      throw classifyAzureError(error, 'upload', location);
+      throw observed.failureOr(() => classifyAzureError(error, 'upload', location));
     }
-    await this.#verify(blob, bytes, headers.blobContentMD5);
+    await this.#verify(blob, observed.bytes, headers.blobContentMD5);
     return { location };
   }
 

@@ -38,8 +38,9 @@ export function s3Client(config: S3StorageConfig): S3Client {
     responseChecksumValidation: config.checksumAlgorithm === 'NONE' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
     requestHandler: new NodeHttpHandler({
       connectionTimeout: Math.min(config.requestTimeoutMs, 10_000),
-      // A stalled connection (no bytes for this long) is dropped and the request retried.
-      requestTimeout: config.requestTimeoutMs,
+      // A connection with no traffic for this long is dropped and the request retried (a stall).
+      // (smithy's requestTimeout only warns unless told to throw; socketTimeout is the one that acts.)
+      socketTimeout: config.requestTimeoutMs,
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),
     }),

@@ -1,8 +1,8 @@
 import { AbortMultipartUploadCommand, HeadObjectCommand, type S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Readable } from 'node:stream';
 import type { S3ChecksumAlgorithm } from '../config/config.ts';
 import { TransientFailure } from '../errors.ts';
+import { ObservedBody } from './observed-body.ts';
 import { PartChecksums } from './part-checksums.ts';
 import type { ReportStorage, WriteOptions, WriteResult } from './report-storage.ts';
 import { classifyS3Error } from './s3-errors.ts';
@@ -57,15 +57,8 @@ export class S3Storage implements ReportStorage {
     const { bucket, sse, kmsKeyId, checksumAlgorithm, partSizeBytes, queueSize } = this.#options;
     const location = this.locate(key);
     const checksums = checksumAlgorithm === 'NONE' ? undefined : new PartChecksums(checksumAlgorithm, partSizeBytes);
-    let bytes = 0;
-    async function* observed() {
-      for await (const chunk of body) {
-        bytes += chunk.length;
-        checksums?.update(chunk);
-        yield chunk;
-      }
-    }
-    const source = Readable.from(observed(), { objectMode: false });
+    const observed = new ObservedBody(body, { onChunk: (chunk) => checksums?.update(chunk) });
+    const source = observed.readable();
     // Failing the body (rather than Upload.abort(), whose done() rejects before the multipart
     // upload is aborted) makes done() itself wait for AbortMultipartUpload before it rejects.
     const onAbort = () => source.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError', cause: options.signal.reason }));
@@ -90,11 +83,11 @@ export class S3Storage implements ReportStorage {
       await upload.done();
     } catch (error) {
       await this.#abortLeftovers(upload, key);
-      throw classifyS3Error(error, 'upload', location);
+      throw observed.failureOr(() => classifyS3Error(error, 'upload', location));
     } finally {
       options.signal.removeEventListener('abort', onAbort);
     }
-    if (this.#options.verify) await this.#verify(key, bytes, checksums, isMultipart(upload));
+    if (this.#options.verify) await this.#verify(key, observed.bytes, checksums, isMultipart(upload));
     return { location };
   }
 

@@ -1,14 +1,30 @@
 import type { TestProject } from 'vitest/node';
+import { ensureMoto, startAzurite, startMoto, type ServerAvailability } from './storage-servers.ts';
 import { startPostgres, type PostgresEndpoint } from './postgres-server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     postgres: PostgresEndpoint;
+    s3: ServerAvailability;
+    azurite: { url: string; connectionString: string };
   }
 }
 
+/** Starts every real service the tests use, once per run: PostgreSQL, an S3-protocol server, Azurite. */
 export default async function setup(project: TestProject) {
-  const postgres = await startPostgres((line) => process.stderr.write(`[test setup] ${line}\n`));
+  const log = (line: string) => process.stderr.write(`[test setup] ${line}\n`);
+  const moto = ensureMoto(log);
+  if (typeof moto !== 'string') {
+    if (process.env.CI) throw new Error(`the S3 tests need moto_server and CI=true forbids skipping them: ${moto.skipped}`);
+    log(`!!! S3 TESTS SKIPPED: ${moto.skipped}. Set MOTO_SERVER to a moto_server binary to run them.`);
+  }
+  const [postgres, s3, azurite] = await Promise.all([startPostgres(log), typeof moto === 'string' ? startMoto(moto) : undefined, startAzurite()]);
+  if (s3) log(`started moto_server (S3) on ${s3.url}`);
+  log(`started Azurite (blob) on ${azurite.url}`);
   project.provide('postgres', postgres.endpoint);
-  return () => postgres.stop();
+  project.provide('s3', s3 ? { url: s3.url } : { skipped: (moto as { skipped: string }).skipped });
+  project.provide('azurite', { url: azurite.url, connectionString: azurite.connectionString });
+  return async () => {
+    await Promise.all([postgres.stop(), s3?.stop(), azurite.stop()]);
+  };
 }

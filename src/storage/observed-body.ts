@@ -1,0 +1,46 @@
+import { Readable } from 'node:stream';
+
+/**
+ * A report body on its way to a storage SDK: counts bytes, lets the adapter hash them, and keeps
+ * the body's own failure. An adapter can then tell "the source failed" (a database error,
+ * rethrown as it is, exit code and all) from "the storage failed" (classified by the adapter).
+ */
+export class ObservedBody {
+  bytes = 0;
+  #failed = false;
+  #failure: unknown;
+  readonly #body: AsyncIterable<Uint8Array>;
+  readonly #onChunk: (chunk: Uint8Array) => void;
+  readonly #onEnd: () => void;
+
+  constructor(body: AsyncIterable<Uint8Array>, hooks: { onChunk?: (chunk: Uint8Array) => void; onEnd?: () => void } = {}) {
+    this.#body = body;
+    this.#onChunk = hooks.onChunk ?? (() => undefined);
+    this.#onEnd = hooks.onEnd ?? (() => undefined);
+  }
+
+  /** The body as a byte stream for an SDK. */
+  readable(): Readable {
+    return Readable.from(this.#chunks(), { objectMode: false });
+  }
+
+  /** The body's own error if it failed, otherwise the storage error, classified. */
+  failureOr(storageError: () => unknown): unknown {
+    return this.#failed ? this.#failure : storageError();
+  }
+
+  async *#chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const chunk of this.#body) {
+        this.bytes += chunk.length;
+        this.#onChunk(chunk);
+        yield chunk;
+      }
+      this.#onEnd();
+    } catch (error) {
+      this.#failed = true;
+      this.#failure = error;
+      throw error;
+    }
+  }
+}

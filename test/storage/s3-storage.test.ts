@@ -1,0 +1,231 @@
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { S3StorageConfig } from '../../src/config/config.ts';
+import { AccessWasDenied, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
+import { s3Client } from '../../src/storage/create-storage.ts';
+import { S3Storage } from '../../src/storage/s3-storage.ts';
+import { FaultProxy, s3ErrorBody } from '../support/fault-proxy.ts';
+import { describeStorageConformance } from './storage-conformance.ts';
+
+const server = inject('s3');
+const available = 'url' in server;
+const title = available ? 'S3 storage' : `S3 storage — SKIPPED: ${server.skipped}`;
+const MiB = 1024 * 1024;
+
+// moto accepts any credentials; the SDK's default chain reads these.
+process.env.AWS_ACCESS_KEY_ID = 'test-access-key';
+process.env.AWS_SECRET_ACCESS_KEY = 'test-secret-key';
+
+function config(overrides: Partial<S3StorageConfig> = {}): S3StorageConfig {
+  return {
+    provider: 's3',
+    bucket: `test-${randomBytes(6).toString('hex')}`,
+    prefix: '',
+    region: 'us-east-1',
+    endpoint: available ? server.url : undefined,
+    forcePathStyle: true,
+    sse: 'AES256',
+    kmsKeyId: undefined,
+    checksumAlgorithm: 'CRC32',
+    verify: true,
+    partSizeBytes: 5 * MiB,
+    queueSize: 4,
+    requestTimeoutMs: 10_000,
+    maxAttempts: 3,
+    ...overrides,
+  };
+}
+
+/** A fresh bucket, the storage over it, and a client that talks to the server directly. */
+async function s3UnderTest(overrides: Partial<S3StorageConfig> = {}) {
+  const settings = config(overrides);
+  const direct = s3Client({ ...settings, endpoint: available ? server.url : undefined });
+  await direct.send(new CreateBucketCommand({ Bucket: settings.bucket }));
+  const storage = new S3Storage(s3Client(settings), settings);
+  return {
+    settings,
+    direct,
+    storage,
+    read: (key: string) => readObject(direct, settings.bucket, settings.prefix + key),
+    listAll: () => listAll(direct, settings.bucket),
+  };
+}
+
+async function readObject(client: S3Client, bucket: string, key: string): Promise<Buffer | undefined> {
+  try {
+    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from(await object.Body!.transformToByteArray());
+  } catch (error) {
+    if ((error as Error).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
+}
+
+/** Objects and unfinished multipart uploads: both count as "left behind". */
+async function listAll(client: S3Client, bucket: string): Promise<string[]> {
+  const objects = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+  const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  return [...(objects.Contents ?? []).map((o) => o.Key!), ...(uploads.Uploads ?? []).map((u) => `multipart-upload:${u.Key}`)].sort();
+}
+
+async function* body(...parts: Buffer[]) {
+  for (const part of parts) yield part;
+}
+const write = (storage: S3Storage, key: string, data: Buffer[], ifExists: 'overwrite' | 'fail' = 'overwrite') =>
+  storage.write(key, body(...data), { signal: new AbortController().signal, ifExists, contentType: 'text/csv; charset=utf-8', metadata: { report_date: '2024-10-05', run_id: 'r1' } });
+
+describe.skipIf(!available)(title, () => {
+  describeStorageConformance('s3', () => s3UnderTest());
+
+  it('stores the report encrypted (SSE-S3), with its content type, metadata and prefix', async () => {
+    const { storage, direct, settings } = await s3UnderTest({ prefix: 'reports/' });
+    const { location } = await write(storage, 'relatorio_20241005.csv', [Buffer.from('a,b\r\n')]);
+    expect(location).toBe(`s3://${settings.bucket}/reports/relatorio_20241005.csv`);
+    const head = await direct.send(new HeadObjectCommand({ Bucket: settings.bucket, Key: 'reports/relatorio_20241005.csv' }));
+    expect(head.ServerSideEncryption).toBe('AES256');
+    expect(head.ContentType).toBe('text/csv; charset=utf-8');
+    expect(head.Metadata).toEqual({ report_date: '2024-10-05', run_id: 'r1' });
+  });
+
+  it('uses SSE-KMS with the configured key and an S3 bucket key, single-part and multipart', async () => {
+    const kmsKeyId = 'arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-0908-0706-050403020100';
+    const proxy = await FaultProxy.start(available ? server.url : undefined);
+    try {
+      const { storage, direct, settings } = await s3UnderTest({ sse: 'aws:kms', kmsKeyId, endpoint: proxy.url });
+      await write(storage, 'small.csv', [Buffer.from('x')]);
+      await write(storage, 'large.csv', [randomBytes(6 * MiB), randomBytes(1024)]);
+      for (const key of ['small.csv', 'large.csv']) {
+        const head = await direct.send(new HeadObjectCommand({ Bucket: settings.bucket, Key: key }));
+        expect(head.ServerSideEncryption).toBe('aws:kms');
+        expect(head.SSEKMSKeyId).toBe(kmsKeyId);
+      }
+      // moto does not keep the bucket-key flag of a multipart upload: check what was asked for.
+      const creates = proxy.requests.filter((r) => (r.method === 'PUT' && !r.url.includes('partNumber=')) || (r.method === 'POST' && r.url.includes('uploads')));
+      expect(creates).toHaveLength(2);
+      for (const request of creates) {
+        expect(request.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+        expect(request.headers['x-amz-server-side-encryption-aws-kms-key-id']).toBe(kmsKeyId);
+        expect(request.headers['x-amz-server-side-encryption-bucket-key-enabled']).toBe('true');
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it.each(['CRC32', 'CRC32C', 'SHA256'] as const)('verifies the %s checksum S3 reports, for a single-part and a multipart report', async (algorithm) => {
+    const { storage, direct, settings } = await s3UnderTest({ checksumAlgorithm: algorithm });
+    await write(storage, 'small.csv', [Buffer.from('small report\r\n')]);
+    await write(storage, 'large.csv', [randomBytes(7 * MiB), randomBytes(5 * MiB), randomBytes(123)]);
+    for (const key of ['small.csv', 'large.csv']) {
+      const head = await direct.send(new HeadObjectCommand({ Bucket: settings.bucket, Key: key, ChecksumMode: 'ENABLED' }));
+      expect(head[`Checksum${algorithm}`], `${key} has a ${algorithm} checksum`).toBeTruthy();
+    }
+  });
+
+  it('fails verification when the stored object differs from what was sent', async () => {
+    const proxy = await FaultProxy.start(available ? server.url : undefined);
+    try {
+      const { storage } = await s3UnderTest({ endpoint: proxy.url });
+      proxy.inject({
+        match: (r) => r.method === 'HEAD',
+        fault: { rewriteResponse: (headers) => ({ ...headers, 'x-amz-checksum-crc32': 'AAAAAA==' }) },
+      });
+      await expect(write(storage, 'r.csv', [Buffer.from('x')])).rejects.toThrow(/verification of s3:\/\/.*CRC32 AAAAAA== ≠/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('sends no checksum headers with S3_CHECKSUM_ALGORITHM=NONE (for servers that reject them)', async () => {
+    const proxy = await FaultProxy.start(available ? server.url : undefined);
+    try {
+      const { storage } = await s3UnderTest({ endpoint: proxy.url, checksumAlgorithm: 'NONE' });
+      await write(storage, 'r.csv', [randomBytes(6 * MiB)]);
+      const writes = proxy.requests.filter((r) => r.method === 'PUT' || r.method === 'POST');
+      expect(writes.length).toBeGreaterThan(0);
+      for (const request of writes) expect(Object.keys(request.headers).filter((h) => h.startsWith('x-amz-checksum'))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('answers a conditional write on an existing key with ReportAlreadyPublished (412), for multipart too', async () => {
+    const { storage } = await s3UnderTest();
+    await write(storage, 'r.csv', [randomBytes(6 * MiB)]);
+    await expect(write(storage, 'r.csv', [randomBytes(6 * MiB)], 'fail')).rejects.toBeInstanceOf(ReportAlreadyPublished);
+  });
+
+  describe('through a faulty network', () => {
+    let proxy: FaultProxy;
+    afterEach(() => proxy?.close());
+    const isUploadPart = (r: { method: string; url: string }) => r.method === 'PUT' && r.url.includes('partNumber=');
+
+    it.each([
+      ['a 500 on an UploadPart', { status: 500, body: s3ErrorBody('InternalError', 'We encountered an internal error') }],
+      ['a connection reset during a part', { reset: true as const }],
+      ['a stalled part', { stall: true as const }],
+    ])('retries %s and publishes the exact bytes', async (_, fault) => {
+      proxy = await FaultProxy.start(available ? server.url : undefined);
+      const { storage, read } = await s3UnderTest({ endpoint: proxy.url, requestTimeoutMs: 1_000 });
+      proxy.inject({ match: isUploadPart, fault, times: 1 });
+      const data = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(10)];
+      await write(storage, 'r.csv', data);
+      expect((await read('r.csv'))!.equals(Buffer.concat(data))).toBe(true);
+      expect(proxy.requests.filter(isUploadPart).length).toBeGreaterThan(3);
+    });
+
+    it('aborts the multipart upload and fails transiently when parts keep failing', async () => {
+      proxy = await FaultProxy.start(available ? server.url : undefined);
+      const { storage, listAll } = await s3UnderTest({ endpoint: proxy.url });
+      proxy.inject({ match: isUploadPart, fault: { status: 503, body: s3ErrorBody('SlowDown', 'Reduce your request rate') } });
+      const failure = write(storage, 'r.csv', [randomBytes(5 * MiB), randomBytes(5 * MiB)]);
+      await expect(failure).rejects.toBeInstanceOf(TransientFailure);
+      await expect(failure).rejects.toMatchObject({ exitCode: 1 });
+      expect(await listAll()).toEqual([]);
+    });
+
+    it.each([
+      ['AccessDenied', 'Access Denied', /was denied: AccessDenied \(HTTP 403\)/],
+      ['KMS.AccessDeniedException', 'not authorized to perform kms:GenerateDataKey', /refused by KMS.*kms:GenerateDataKey and kms:Decrypt/],
+    ])('fails with access denied (exit 4) on %s, naming the bucket and key', async (code, message, pattern) => {
+      proxy = await FaultProxy.start(available ? server.url : undefined);
+      const { storage, settings } = await s3UnderTest({ endpoint: proxy.url });
+      proxy.inject({ match: (r) => r.method === 'PUT', fault: { status: 403, body: s3ErrorBody(code, message) } });
+      const failure = write(storage, 'r.csv', [Buffer.from('x')]);
+      await expect(failure).rejects.toBeInstanceOf(AccessWasDenied);
+      await expect(failure).rejects.toThrow(pattern);
+      await expect(failure).rejects.toThrow(`s3://${settings.bucket}/r.csv`);
+    });
+  });
+
+  it('names a bucket that does not exist (exit 4)', async () => {
+    const settings = config({ bucket: `missing-${randomBytes(4).toString('hex')}` });
+    const storage = new S3Storage(s3Client(settings), settings);
+    await expect(write(storage, 'r.csv', [Buffer.from('x')])).rejects.toThrow(new RegExp(`bucket of s3://${settings.bucket}/r.csv does not exist`));
+  });
+
+  it('goes through HTTP_PROXY when one is set', async () => {
+    const proxy = await FaultProxy.start();
+    process.env.HTTP_PROXY = proxy.url;
+    try {
+      const { storage } = await s3UnderTest();
+      await write(storage, 'r.csv', [Buffer.from('through the proxy')]);
+      expect(proxy.requests.some((r) => r.method === 'PUT' && r.url.startsWith(`${available ? server.url : ''}/`))).toBe(true);
+    } finally {
+      delete process.env.HTTP_PROXY;
+      await proxy.close();
+    }
+  });
+});
+
+beforeAll(() => {
+  if (!available) process.stderr.write(`\n!!! ${title}\n\n`);
+});

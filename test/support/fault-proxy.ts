@@ -1,0 +1,104 @@
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** What the proxy saw. */
+export interface SeenRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+export type Fault =
+  /** Answer with this status and body instead of forwarding. */
+  | { readonly status: number; readonly body?: string }
+  /** Read part of the request body, then reset the connection (mid-part). */
+  | { readonly reset: true }
+  /** Accept the request and never answer (the client's timeout must fire). */
+  | { readonly stall: true }
+  /** Forward, then rewrite the response headers. */
+  | { readonly rewriteResponse: (headers: IncomingHttpHeaders) => IncomingHttpHeaders };
+
+export interface FaultRule {
+  readonly match: (request: SeenRequest) => boolean;
+  readonly fault: Fault;
+  /** How many matching requests get the fault (default: every one). */
+  times?: number;
+}
+
+/**
+ * A small HTTP proxy for fault injection, standing between a client and a real server on
+ * 127.0.0.1. As a reverse proxy it forwards to `target`; as a forward proxy (HTTP_PROXY) it
+ * forwards to the absolute URL it is asked for. Rules inject 5xx, resets, stalls or tampering.
+ */
+export class FaultProxy {
+  readonly requests: SeenRequest[] = [];
+  readonly #rules: FaultRule[] = [];
+  readonly #server: http.Server;
+  readonly #sockets = new Set<Socket>();
+  readonly #target: string | undefined;
+
+  private constructor(target: string | undefined) {
+    this.#target = target;
+    this.#server = http.createServer((req, res) => this.#handle(req, res));
+    this.#server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  static async start(target?: string): Promise<FaultProxy> {
+    const proxy = new FaultProxy(target);
+    await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
+  }
+
+  inject(rule: FaultRule): this {
+    this.#rules.push(rule);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  #handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const seen = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
+    this.requests.push(seen);
+    const rule = this.#rules.find((candidate) => (candidate.times ?? Infinity) > 0 && candidate.match(seen));
+    if (rule && rule.times !== undefined) rule.times--;
+    const fault = rule?.fault;
+
+    if (fault && 'status' in fault) {
+      req.resume();
+      req.on('end', () => res.writeHead(fault.status, { 'content-type': 'application/xml' }).end(fault.body ?? ''));
+      return;
+    }
+    if (fault && 'reset' in fault) {
+      req.once('data', () => req.socket.destroy());
+      req.once('end', () => req.socket.destroy());
+      return;
+    }
+    if (fault && 'stall' in fault) {
+      req.resume();
+      return;
+    }
+    const destination = /^https?:\/\//.test(seen.url) ? new URL(seen.url) : new URL(seen.url, this.#target);
+    const upstream = http.request(destination, { method: seen.method, headers: req.headers }, (answer) => {
+      const headers = fault && 'rewriteResponse' in fault ? fault.rewriteResponse({ ...answer.headers }) : answer.headers;
+      res.writeHead(answer.statusCode ?? 502, headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  }
+}
+
+/** An S3-style XML error body. */
+export function s3ErrorBody(code: string, message: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault-proxy</RequestId></Error>`;
+}

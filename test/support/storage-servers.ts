@@ -1,0 +1,81 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './postgres-server.ts';
+
+/**
+ * Pinned: the S3-protocol server the S3 tests run against (moto in server mode). Without the
+ * s3crc32c extra moto silently computes CRC32 where CRC32C is asked for.
+ */
+export const MOTO_REQUIREMENT = 'moto[server,s3crc32c]==5.2.5';
+const VENV = fileURLToPath(new URL('../../.cache/moto-venv/', import.meta.url));
+const MOTO_BIN = `${VENV}bin/moto_server`;
+const INSTALLED = `${VENV}installed-requirement`;
+
+export type ServerAvailability = { readonly url: string } | { readonly skipped: string };
+
+/**
+ * Finds moto_server (MOTO_SERVER, or the cached venv), provisioning the venv from PyPI when it is
+ * missing. Returns why it could not, so the S3 tier can say it was skipped — and CI can refuse.
+ */
+export function ensureMoto(log: (line: string) => void): string | { skipped: string } {
+  if (process.env.MOTO_SERVER) return process.env.MOTO_SERVER;
+  if (existsSync(MOTO_BIN) && existsSync(INSTALLED) && readFileSync(INSTALLED, 'utf8') === MOTO_REQUIREMENT) return MOTO_BIN;
+  log(`installing ${MOTO_REQUIREMENT} into .cache/moto-venv (once per machine)…`);
+  const venv = spawnSync('python3', ['-m', 'venv', VENV], { stdio: 'inherit' });
+  if (venv.status !== 0) return { skipped: 'python3 -m venv failed (is python3 installed?)' };
+  const pip = spawnSync(`${VENV}bin/pip`, ['install', '--quiet', '--disable-pip-version-check', MOTO_REQUIREMENT], { stdio: 'inherit' });
+  if (pip.status !== 0 || !existsSync(MOTO_BIN)) return { skipped: `pip install ${MOTO_REQUIREMENT} failed (is PyPI reachable?)` };
+  writeFileSync(INSTALLED, MOTO_REQUIREMENT);
+  return MOTO_BIN;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startMoto(bin: string): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(child, async () => (await fetch(url).catch(() => undefined))?.ok === true, 'moto_server');
+  return { url, stop: () => stopChild(child) };
+}
+
+/** Azurite's blob service from npm, in memory. */
+export async function startAzurite(): Promise<RunningServer & { connectionString: string }> {
+  const port = await freePort();
+  const main = fileURLToPath(new URL('../../node_modules/azurite/dist/src/blob/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--inMemoryPersistence', '--skipApiVersionCheck', '--disableTelemetry', '--silent'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const url = `http://127.0.0.1:${port}/devstoreaccount1`;
+  await waitFor(child, async () => (await fetch(`${url}?comp=list`).catch(() => undefined)) !== undefined, 'azurite');
+  return {
+    url,
+    // Azurite's fixed, public development account (documented by Microsoft); not a secret.
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=${url};`,
+    stop: () => stopChild(child),
+  };
+}
+
+async function waitFor(child: ChildProcess, ready: () => Promise<boolean>, name: string): Promise<void> {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  for (let attempt = 0; attempt < 300; attempt++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr.slice(-1000)}`);
+    if (await ready()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} did not start within 30 s: ${stderr.slice(-1000)}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
