@@ -55,7 +55,7 @@ export class AzureStorage implements ReportStorage {
       onEnd: () => void (headers.blobContentMD5 = md5.digest()),
     });
     try {
-      await blob.uploadStream(observed.readable(), this.#options.blockSizeBytes, this.#options.maxConcurrency, {
+      await blob.uploadStream(observed.readable(options.signal), this.#options.blockSizeBytes, this.#options.maxConcurrency, {
         abortSignal: options.signal,
         blobHTTPHeaders: headers,
         metadata: { ...options.metadata },

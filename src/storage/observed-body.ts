@@ -19,9 +19,18 @@ export class ObservedBody {
     this.#onEnd = hooks.onEnd ?? (() => undefined);
   }
 
-  /** The body as a byte stream for an SDK. */
-  readable(): Readable {
-    return Readable.from(this.#chunks(), { objectMode: false });
+  /**
+   * The body as a byte stream for an SDK. On abort the stream fails: SDKs that keep reading their
+   * source until it ends (Azure's uploadStream, lib-storage's part feeder) then stop and clean up
+   * inside their own promise, instead of being cut loose with work still in flight.
+   */
+  readable(signal: AbortSignal): Readable {
+    const stream = Readable.from(this.#chunks(), { objectMode: false });
+    const abort = () => stream.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError', cause: signal.reason }));
+    if (signal.aborted) abort();
+    signal.addEventListener('abort', abort, { once: true });
+    stream.once('close', () => signal.removeEventListener('abort', abort));
+    return stream;
   }
 
   /** The body's own error if it failed, otherwise the storage error, classified. */

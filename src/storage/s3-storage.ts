@@ -58,11 +58,9 @@ export class S3Storage implements ReportStorage {
     const location = this.locate(key);
     const checksums = checksumAlgorithm === 'NONE' ? undefined : new PartChecksums(checksumAlgorithm, partSizeBytes);
     const observed = new ObservedBody(body, { onChunk: (chunk) => checksums?.update(chunk) });
-    const source = observed.readable();
-    // Failing the body (rather than Upload.abort(), whose done() rejects before the multipart
-    // upload is aborted) makes done() itself wait for AbortMultipartUpload before it rejects.
-    const onAbort = () => source.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError', cause: options.signal.reason }));
-    options.signal.addEventListener('abort', onAbort, { once: true });
+    // Aborting fails the body rather than calling Upload.abort(), whose done() rejects before the
+    // multipart upload is aborted: this way done() itself waits for AbortMultipartUpload.
+    const source = observed.readable(options.signal);
 
     const params: PutObjectCommandInput = {
       Bucket: bucket,
@@ -84,8 +82,6 @@ export class S3Storage implements ReportStorage {
     } catch (error) {
       await this.#abortLeftovers(upload, key);
       throw observed.failureOr(() => classifyS3Error(error, 'upload', location));
-    } finally {
-      options.signal.removeEventListener('abort', onAbort);
     }
     if (this.#options.verify) await this.#verify(key, observed.bytes, checksums, isMultipart(upload));
     return { location };
