@@ -100,7 +100,7 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
       problems.push(`${name}: ${issue.message}${got}`);
     }
   }
-  if (parsed.success) storageProblems(parsed.data, problems);
+  storageProblems(resolved, problems);
   if (options.date !== undefined && !isReportDate(options.date)) {
     problems.push(`--date: must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(options.date)})`);
   }

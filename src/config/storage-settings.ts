@@ -63,8 +63,11 @@ export const storageShape = {
 
 type StorageEnv = z.output<z.ZodObject<typeof storageShape>>;
 
-/** Settings that only make sense together; appended to `problems`. */
-export function storageProblems(e: StorageEnv, problems: string[]): void {
+/**
+ * Settings that only make sense together, appended to `problems`. Checked on the raw values, so
+ * they are listed even when another variable failed the schema.
+ */
+export function storageProblems(e: Readonly<Record<string, string | undefined>>, problems: string[]): void {
   const provider = e.STORAGE_PROVIDER ?? STORAGE_DEFAULTS.STORAGE_PROVIDER;
   if (provider === 's3') {
     if (!e.AWS_REGION && !e.AWS_DEFAULT_REGION) problems.push('AWS_REGION: is required with STORAGE_PROVIDER=s3 (example: AWS_REGION=sa-east-1)');

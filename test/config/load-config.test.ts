@@ -55,7 +55,7 @@ describe('configuration', () => {
       /^PGDATABASE: is required/, /^PGUSER: is required/, /^PGPORT: must be a whole number from 1 to 65535 .*got "five"/,
       /^PGSSLMODE: .*cannot fall back/, /^REPORT_DATE: must be a calendar date .*example: 2024-10-05/, /^REPORT_TIMEZONE: .*America\/Sao_Paulo/,
       /^REPORT_FETCH_ROWS: /, /^REPORT_STATEMENT_TIMEOUT: .*2h/, /^REPORT_IF_EXISTS: must be one of overwrite \| skip \| fail/,
-      /^STORAGE_PROVIDER: must be one of local/, /^CSV_DELIMITER: /, /^CSV_BOM: must be true or false/, /^REPORT_KEY_TEMPLATE: must contain the date/,
+      /^STORAGE_PROVIDER: must be one of local \| s3 \| azure/, /^CSV_DELIMITER: /, /^CSV_BOM: must be true or false/, /^REPORT_KEY_TEMPLATE: must contain the date/,
     ];
     for (const pattern of expected) expect(problems).toContainEqual(expect.stringMatching(pattern));
     expect(problems).toHaveLength(expected.length);
@@ -105,6 +105,41 @@ describe('configuration', () => {
 
   it('warns about unknown variables with our prefixes (probably typos)', () => {
     expect(loadConfig({ ...minimal, REPORT_DAT: '2024-10-05' }, { readTextFile }).warnings).toEqual([expect.stringMatching(/^REPORT_DAT is not a setting/)]);
+  });
+});
+
+describe('storage configuration', () => {
+  it('builds the S3 settings with documented defaults', () => {
+    const config = loadConfig({ ...minimal, STORAGE_PROVIDER: 's3', AWS_REGION: 'sa-east-1', S3_PREFIX: '/diarios/' }, { readTextFile });
+    expect(config.storage).toEqual({
+      provider: 's3', bucket: 'bucket-relatorios-aplicacao', prefix: 'diarios/', region: 'sa-east-1', endpoint: undefined, forcePathStyle: false,
+      sse: 'AES256', kmsKeyId: undefined, checksumAlgorithm: 'CRC32', verify: true, partSizeBytes: 8 * 1024 * 1024, queueSize: 4,
+      requestTimeoutMs: 120_000, maxAttempts: 5,
+    });
+  });
+
+  it('lists every S3 problem: region missing, a KMS key without aws:kms, bad sizes and names', () => {
+    const problems = problemsOf({ ...minimal, STORAGE_PROVIDER: 's3', S3_SSE_KMS_KEY_ID: 'key', S3_PART_SIZE_MB: '4', S3_BUCKET: 'Bad_Bucket', S3_CHECKSUM_ALGORITHM: 'MD5', S3_ENDPOINT: 'minio:9000' });
+    for (const pattern of [/^S3_PART_SIZE_MB: must be a whole number from 5/, /^S3_BUCKET: must be a valid S3 bucket name/, /^S3_CHECKSUM_ALGORITHM: must be one of CRC32 \| CRC32C \| SHA256 \| NONE/, /^S3_ENDPOINT: must be an http\(s\) URL/]) {
+      expect(problems).toContainEqual(expect.stringMatching(pattern));
+    }
+    const crossField = problemsOf({ ...minimal, STORAGE_PROVIDER: 's3', S3_SSE_KMS_KEY_ID: 'key' });
+    expect(crossField).toEqual([expect.stringMatching(/^AWS_REGION: is required/), expect.stringMatching(/^S3_SSE_KMS_KEY_ID: only applies with S3_SSE=aws:kms/)]);
+  });
+
+  it('builds the Azure settings from a connection string file, never echoing it', () => {
+    files['/secrets/azure'] = 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;\n';
+    const config = loadConfig({ ...minimal, STORAGE_PROVIDER: 'azure', AZURE_STORAGE_CONNECTION_STRING_FILE: '/secrets/azure', AZURE_STORAGE_PREFIX: 'r' }, { readTextFile });
+    expect(config.storage).toMatchObject({ provider: 'azure', container: 'bucket-relatorios-aplicacao', prefix: 'r/', blockSizeBytes: 8 * 1024 * 1024, maxConcurrency: 4 });
+    expect((config.storage as { connectionString: string }).connectionString).toBe('DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;');
+    const problems = problemsOf({ ...minimal, STORAGE_PROVIDER: 'azure', AZURE_STORAGE_CONNECTION_STRING: 'AccountKey=c2VjcmV0', AZURE_STORAGE_ACCOUNT_URL: 'https://a.blob.core.windows.net', AZURE_STORAGE_CONTAINER: 'a--b' });
+    expect(problems).toContainEqual(expect.stringMatching(/set exactly one/));
+    expect(problems).toContainEqual(expect.stringMatching(/^AZURE_STORAGE_CONTAINER: must be a valid container name/));
+    expect(problems.join('\n')).not.toContain('c2VjcmV0');
+  });
+
+  it('requires an Azure account when the provider is azure', () => {
+    expect(problemsOf({ ...minimal, STORAGE_PROVIDER: 'azure' })).toEqual([expect.stringMatching(/AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_URL: set exactly one/)]);
   });
 });
 

@@ -191,7 +191,7 @@ describe('daily-report run, when things go wrong', () => {
       const message = errorOf(result).msg as string;
       expect(message).toMatch(/invalid configuration \(4 problems\)/);
       expect(message).toMatch(/PGPASSWORD and PGPASSWORD_FILE are both set/);
-      expect(message).toMatch(/STORAGE_PROVIDER: must be one of local/);
+      expect(message).toMatch(/STORAGE_PROVIDER: must be one of local | s3 | azure/);
       expect(message).toMatch(/REPORT_DATE: must be a calendar date/);
       expect(message).toMatch(/REPORT_IF_EXISTS: must be one of overwrite \| skip \| fail/);
       expect(connections).toBe(0);
