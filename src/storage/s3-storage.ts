@@ -49,7 +49,8 @@ export class S3Storage implements ReportStorage {
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 404 || (error as Error).name === 'NotFound') return false;
-      throw classifyS3Error(error, 'HeadObject', this.locate(key));
+      // Without s3:ListBucket, S3 answers a HEAD of a missing key with 403, not 404.
+      throw classifyS3Error(error, 'HeadObject (needs s3:GetObject, and s3:ListBucket for a missing key to answer 404)', this.locate(key));
     }
   }
 

@@ -1,6 +1,6 @@
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { createHash, randomBytes } from 'node:crypto';
-import { describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AzureStorageConfig } from '../../src/config/config.ts';
 import { AccessWasDenied, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
 import { AzureStorage } from '../../src/storage/azure-storage.ts';
@@ -47,11 +47,25 @@ async function listAll(container: ContainerClient): Promise<string[]> {
   return names.sort();
 }
 
+const isPutBlock = (r: { method: string; url: string }) => r.method === 'PUT' && r.url.includes('comp=block&');
+
 async function* body(...parts: Buffer[]) {
   for (const part of parts) yield part;
 }
 const write = (storage: AzureStorage, key: string, data: Buffer[], ifExists: 'overwrite' | 'fail' = 'overwrite') =>
   storage.write(key, body(...data), { signal: new AbortController().signal, ifExists, contentType: 'text/csv; charset=utf-8', metadata: { report_date: '2024-10-05', run_id: 'r1' } });
+
+/** A fault proxy in front of Azurite, and a connection string that goes through it. */
+async function throughProxy(): Promise<{ proxy: FaultProxy; connectionString: string }> {
+  const origin = new URL(azurite.url).origin;
+  const proxy = await FaultProxy.start(origin);
+  proxies.push(proxy);
+  return { proxy, connectionString: azurite.connectionString.replace(origin, proxy.url) };
+}
+const proxies: FaultProxy[] = [];
+afterEach(async () => {
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+});
 
 describe('Azure Blob storage', () => {
   describeStorageConformance('azure', () => azureUnderTest());
@@ -74,44 +88,29 @@ describe('Azure Blob storage', () => {
   });
 
   it('sends the encryption scope on every write (Azurite ignores scopes, so the request is checked)', async () => {
-    const proxy = await FaultProxy.start(new URL(azurite.url).origin);
-    try {
-      const connectionString = azurite.connectionString.replace(new URL(azurite.url).origin, proxy.url);
-      const { storage } = await azureUnderTest({ connectionString, encryptionScope: 'relatorios-scope' });
-      await write(storage, 'r.csv', [randomBytes(5 * MiB)]);
-      const writes = proxy.requests.filter((r) => r.method === 'PUT' && /comp=block/.test(r.url));
-      expect(writes.length).toBeGreaterThanOrEqual(2); // blocks, then the block list
-      for (const request of writes) expect(request.headers['x-ms-encryption-scope']).toBe('relatorios-scope');
-    } finally {
-      await proxy.close();
-    }
+    const { proxy, connectionString } = await throughProxy();
+    const { storage } = await azureUnderTest({ connectionString, encryptionScope: 'relatorios-scope' });
+    await write(storage, 'r.csv', [randomBytes(5 * MiB)]);
+    const writes = proxy.requests.filter((r) => r.method === 'PUT' && /comp=block/.test(r.url));
+    expect(writes.length).toBeGreaterThanOrEqual(2); // blocks, then the block list
+    for (const request of writes) expect(request.headers['x-ms-encryption-scope']).toBe('relatorios-scope');
   });
 
   it('retries a failed block and commits the exact bytes', async () => {
-    const proxy = await FaultProxy.start(new URL(azurite.url).origin);
-    try {
-      const connectionString = azurite.connectionString.replace(new URL(azurite.url).origin, proxy.url);
-      const { storage, read } = await azureUnderTest({ connectionString });
-      proxy.inject({ match: (r) => r.method === 'PUT' && r.url.includes('comp=block&'), fault: { status: 500, body: '<Error><Code>InternalError</Code></Error>' }, times: 1 });
-      const data = [randomBytes(5 * MiB), randomBytes(1000)];
-      await write(storage, 'r.csv', data);
-      expect((await read('r.csv'))!.equals(Buffer.concat(data))).toBe(true);
-    } finally {
-      await proxy.close();
-    }
+    const { proxy, connectionString } = await throughProxy();
+    const { storage, read } = await azureUnderTest({ connectionString });
+    proxy.inject({ match: isPutBlock, fault: { status: 500, body: '<Error><Code>InternalError</Code></Error>' }, times: 1 });
+    const data = [randomBytes(5 * MiB), randomBytes(1000)];
+    await write(storage, 'r.csv', data);
+    expect((await read('r.csv'))!.equals(Buffer.concat(data))).toBe(true);
   });
 
   it('fails transiently, committing nothing, when blocks keep failing', async () => {
-    const proxy = await FaultProxy.start(new URL(azurite.url).origin);
-    try {
-      const connectionString = azurite.connectionString.replace(new URL(azurite.url).origin, proxy.url);
-      const { storage, listAll } = await azureUnderTest({ connectionString, maxAttempts: 2 });
-      proxy.inject({ match: (r) => r.method === 'PUT' && r.url.includes('comp=block&'), fault: { status: 503, body: '<Error><Code>ServerBusy</Code></Error>' } });
-      await expect(write(storage, 'r.csv', [randomBytes(5 * MiB)])).rejects.toBeInstanceOf(TransientFailure);
-      expect(await listAll()).toEqual([]);
-    } finally {
-      await proxy.close();
-    }
+    const { proxy, connectionString } = await throughProxy();
+    const { storage, listAll } = await azureUnderTest({ connectionString, maxAttempts: 2 });
+    proxy.inject({ match: isPutBlock, fault: { status: 503, body: '<Error><Code>ServerBusy</Code></Error>' } });
+    await expect(write(storage, 'r.csv', [randomBytes(5 * MiB)])).rejects.toBeInstanceOf(TransientFailure);
+    expect(await listAll()).toEqual([]);
   });
 
   it('names a container that does not exist (exit 4)', async () => {
