@@ -111,6 +111,17 @@ export function exitCodeOf(error: unknown): ExitCode {
   return error instanceof ReportError ? error.exitCode : ExitCode.transient;
 }
 
+/**
+ * A TLS certificate that could not be verified (unknown CA, self-signed, wrong host name,
+ * expired). A retry never fixes it: callers report it as access denied (exit 4).
+ */
+export function isCertificateError(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(e.code)) return true;
+  }
+  return false;
+}
+
 /** The message of anything thrown, for logs. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -2,6 +2,7 @@ import type { DatabaseConfig } from '../config/config.ts';
 import {
   AccessWasDenied,
   ConfigurationIsInvalid,
+  isCertificateError,
   QueryIsInvalid,
   ReportDataIsInvalid,
   ReportError,
@@ -44,7 +45,7 @@ export function classifyDatabaseError(error: unknown, phase: Phase, db: Database
   }
 
   const code = e.code ?? '';
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code) || /certificate/i.test(message)) {
+  if (isCertificateError(error) || /certificate/i.test(message)) {
     return new AccessWasDenied(
       `TLS verification of ${db.host}:${db.port} failed (${code || message}); check PGSSLROOTCERT and PGSSLMODE=${db.sslMode}`,
       options,

@@ -1,4 +1,4 @@
-import { AccessWasDenied, ConfigurationIsInvalid, ReportAlreadyPublished, ReportError, TransientFailure } from '../errors.ts';
+import { AccessWasDenied, ConfigurationIsInvalid, isCertificateError, ReportAlreadyPublished, ReportError, TransientFailure } from '../errors.ts';
 
 /** Azure Blob failures in the product's terms (the SDK has retried transient ones already). */
 export function classifyAzureError(error: unknown, operation: string, location: string): unknown {
@@ -9,6 +9,9 @@ export function classifyAzureError(error: unknown, operation: string, location: 
   const detail = `${code}${status ? ` (HTTP ${status})` : ''}: ${firstLine(e.message ?? String(error))}`;
   const options = { phase: 'upload' as const, cause: error, context: { operation, location, azure_error: code, http_status: status } };
 
+  if (isCertificateError(error)) {
+    return new AccessWasDenied(`TLS verification of the Azure endpoint for ${location} failed (${(error as Error).message}); for a private CA set NODE_EXTRA_CA_CERTS`, options);
+  }
   if (code === 'BlobAlreadyExists' || status === 412) {
     return new ReportAlreadyPublished(`${location} already exists (Azure ${operation} with If-None-Match)`, options);
   }

@@ -1,4 +1,4 @@
-import { AccessWasDenied, ConfigurationIsInvalid, ReportAlreadyPublished, ReportError, TransientFailure } from '../errors.ts';
+import { AccessWasDenied, ConfigurationIsInvalid, isCertificateError, ReportAlreadyPublished, ReportError, TransientFailure } from '../errors.ts';
 
 /**
  * S3 failures in the product's terms. The SDK has already retried throttling, 5xx and connection
@@ -13,6 +13,9 @@ export function classifyS3Error(error: unknown, operation: string, location: str
   const detail = `${name}${status ? ` (HTTP ${status})` : ''}: ${e.message ?? String(error)}`;
   const options = { phase: 'upload' as const, cause: error, context: { operation, location, s3_error: name, http_status: status } };
 
+  if (isCertificateError(error)) {
+    return new AccessWasDenied(`TLS verification of the S3 endpoint for ${location} failed (${(error as Error).message}); for a private CA set NODE_EXTRA_CA_CERTS`, options);
+  }
   if (status === 412 || name === 'PreconditionFailed') {
     return new ReportAlreadyPublished(`${location} already exists (S3 ${operation} with If-None-Match)`, options);
   }

@@ -1,5 +1,6 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
-import type { Socket } from 'node:net';
+import https from 'node:https';
+import { connect, type Socket } from 'node:net';
 
 /** What the proxy saw. */
 export interface SeenRequest {
@@ -37,23 +38,47 @@ export class FaultProxy {
   readonly #sockets = new Set<Socket>();
   readonly #target: string | undefined;
 
-  private constructor(target: string | undefined) {
+  readonly #scheme: 'http' | 'https';
+
+  private constructor(target: string | undefined, tls: { key: string; cert: string } | undefined) {
     this.#target = target;
-    this.#server = http.createServer((req, res) => this.#handle(req, res));
-    this.#server.on('connection', (socket) => {
+    this.#scheme = tls ? 'https' : 'http';
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.#handle(req, res);
+    this.#server = tls ? https.createServer(tls, handler) : http.createServer(handler);
+    this.#server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
     });
+    // HTTPS through a forward proxy: CONNECT host:port, then a raw tunnel.
+    this.#server.on('connect', (req: http.IncomingMessage, client: Socket, head: Buffer) => {
+      this.requests.push({ method: 'CONNECT', url: req.url ?? '', headers: req.headers });
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host === 'localhost' ? '127.0.0.1' : host!, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      this.#sockets.add(client);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
   }
 
-  static async start(target?: string): Promise<FaultProxy> {
-    const proxy = new FaultProxy(target);
+  /** A proxy forwarding to `target` (or, as a forward proxy, wherever it is asked); `tls` makes it an HTTPS endpoint. */
+  static async start(target?: string, tls?: { key: string; cert: string }): Promise<FaultProxy> {
+    const proxy = new FaultProxy(target, tls);
     await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
     return proxy;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
+    return `${this.#scheme}://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
+  }
+
+  /** The same endpoint by host name (what a certificate for "localhost" matches). */
+  get localhostUrl(): string {
+    return this.url.replace('127.0.0.1', 'localhost');
   }
 
   inject(rule: FaultRule): this {
