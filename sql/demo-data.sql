@@ -1,5 +1,5 @@
 -- A realistic, reproducible sample: :users users and :transactions transactions spread over the
--- last :days days, with the names that break naive CSV writers (accents, commas, quotes, line
+-- :days days before :until, with the names that break naive CSV writers (accents, commas, quotes, line
 -- breaks, a leading "=", emoji) and amounts that break floats (negative, cents, huge).
 -- psql-style variables are replaced by the loader before it runs this file.
 SELECT setseed(0.42);
@@ -21,14 +21,14 @@ ON CONFLICT (id) DO NOTHING;
 
 INSERT INTO transacoes (id, usuario_id, valor, status, criado_em)
 SELECT 1000000000000 + g,
-       1 + (g * 7919) % :users,
+       1 + (g::bigint * 7919) % :users,
        CASE
          WHEN g % 1000 = 0 THEN 123456789012.34
          WHEN g % 50 = 0 THEN -round((random() * 500)::numeric, 2)
          ELSE round((random() * 5000)::numeric, 2)
        END,
        (ARRAY['aprovada', 'aprovada', 'aprovada', 'pendente', 'recusada', 'estornada'])[1 + g % 6],
-       now() - (random() * :days * interval '1 day')
+       :until - (random() * :days * interval '1 day')
 FROM generate_series(1, :transactions) AS g
 ON CONFLICT (id) DO NOTHING;
 

@@ -6,8 +6,10 @@ const SQL_DIR = new URL('../../sql/', import.meta.url);
 export interface DemoData {
   readonly users: number;
   readonly transactions: number;
-  /** Transactions are spread over the last `days` days, ending now. */
+  /** Transactions are spread over the `days` days before `until`. */
   readonly days: number;
+  /** A SQL timestamptz expression (default `now()`). */
+  readonly until?: string;
 }
 
 /** Creates `database` with the application's schema (sql/demo-schema.sql) and, optionally, sample data. */
@@ -26,7 +28,8 @@ export async function createDemoDatabase(endpoint: PostgresEndpoint, database: s
       const text = (await readFile(new URL('demo-data.sql', SQL_DIR), 'utf8'))
         .replaceAll(':users', String(data.users))
         .replaceAll(':transactions', String(data.transactions))
-        .replaceAll(':days', String(data.days));
+        .replaceAll(':days', String(data.days))
+        .replaceAll(':until', data.until ?? 'now()');
       await client.query(text);
     }
   } finally {

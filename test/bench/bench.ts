@@ -1,0 +1,212 @@
+/**
+ * `npm run bench`: the product's cost next to the physical limit, PostgreSQL's own
+ * `COPY (query) TO STDOUT (FORMAT csv)` through psql, measured in one run on the same data.
+ *
+ *   npm run bench -- [--rows 1000000,5000000] [--runs 3] [--no-s3]
+ *
+ * For each size it builds the benchmark data set (the application schema, every transaction in
+ * one report window, quoting-heavy names), then alternates the variants run after run so that
+ * machine noise hits all of them alike, and prints median wall time, rows/s, MB/s, peak RSS (from
+ * the OS via /usr/bin/time) and the ratio to the baseline measured in the same run. Figures are
+ * also written as JSON under .cache/bench/.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { s3Client } from '../../src/storage/create-storage.ts';
+import { createDemoDatabase } from '../support/demo-database.ts';
+import { startPostgres, type PostgresEndpoint } from '../support/postgres-server.ts';
+import { MAIN } from '../support/run-cli.ts';
+import { ensureMoto, startMoto } from '../support/storage-servers.ts';
+
+const REPORT_DATE = '2024-10-05';
+const TIMEZONE = 'America/Sao_Paulo';
+const WINDOW = { start: '2024-10-04T00:00:00.000-03:00', end: '2024-10-05T00:00:00.000-03:00' };
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const UPLOAD_STDIN = fileURLToPath(new URL('./upload-stdin.ts', import.meta.url));
+
+const { values: args } = parseArgs({
+  options: { rows: { type: 'string', default: '1000000,5000000' }, runs: { type: 'string', default: '3' }, 's3': { type: 'boolean', default: true }, 'no-s3': { type: 'boolean', default: false } },
+});
+const sizes = args.rows!.split(',').map((n) => Number(n.replaceAll('_', '')));
+const runs = Number(args.runs);
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+for (const tool of ['psql', '/usr/bin/time']) {
+  if (spawnSync(tool, ['--version']).error) {
+    log(`${tool} is required (Debian: apt-get install postgresql-client time)`);
+    process.exit(2);
+  }
+}
+
+interface Measurement {
+  readonly seconds: number;
+  readonly peakRssMb: number;
+  readonly bytes: number;
+}
+interface Variant {
+  readonly name: string;
+  /** What its ratio is taken against. */
+  readonly baseline?: string;
+  run(): Measurement;
+}
+
+const postgres = await startPostgres(log);
+const motoBin = args['no-s3'] ? undefined : ensureMoto(log);
+const moto = typeof motoBin === 'string' ? await startMoto(motoBin) : undefined;
+if (!args['no-s3'] && !moto) log('S3 variants skipped: moto_server unavailable');
+const work = join(tmpdir(), `daily-report-bench-${randomBytes(4).toString('hex')}`);
+mkdirSync(work, { recursive: true });
+const results: Record<string, unknown>[] = [];
+
+try {
+  for (const rows of sizes) {
+    const database = `bench_${rows}`;
+    log(`creating ${rows.toLocaleString('en')} transactions in one report window…`);
+    const started = performance.now();
+    await createDemoDatabase(postgres.endpoint, database, { users: 100_000, transactions: rows, days: 1, until: `'${WINDOW.end}'::timestamptz` });
+    log(`data ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const variants = await makeVariants(postgres.endpoint, database, rows);
+
+    const samples = new Map<string, Measurement[]>(variants.map((v) => [v.name, []]));
+    for (let run = 1; run <= runs; run++) {
+      for (const variant of variants) {
+        const measurement = variant.run();
+        samples.get(variant.name)!.push(measurement);
+        log(`${rows} rows, run ${run}/${runs}, ${variant.name}: ${measurement.seconds.toFixed(2)} s, ${measurement.peakRssMb.toFixed(0)} MB RSS`);
+      }
+    }
+    const medians = new Map([...samples].map(([name, list]) => [name, median(list)]));
+    for (const variant of variants) {
+      const m = medians.get(variant.name)!;
+      const base = variant.baseline ? medians.get(variant.baseline)!.seconds : undefined;
+      results.push({
+        rows,
+        variant: variant.name,
+        median_seconds: round(m.seconds),
+        rows_per_second: Math.round(rows / m.seconds),
+        mb_per_second: round(m.bytes / 1e6 / m.seconds),
+        peak_rss_mb: Math.round(m.peakRssMb),
+        bytes: m.bytes,
+        baseline: variant.baseline ?? null,
+        ratio: base ? round(m.seconds / base) : null,
+        runs: samples.get(variant.name)!.map((s) => round(s.seconds)),
+      });
+    }
+  }
+} finally {
+  await moto?.stop();
+  await postgres.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+printTable(results);
+printFlatness(results);
+const outDir = join(ROOT, '.cache', 'bench');
+mkdirSync(outDir, { recursive: true });
+const outFile = join(outDir, `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
+writeFileSync(outFile, JSON.stringify({ machine: { cores: (await import('node:os')).cpus().length, node: process.version }, runs, results }, null, 2));
+log(`figures written to ${outFile}`);
+
+async function makeVariants(pg: PostgresEndpoint, database: string, rows: number): Promise<Variant[]> {
+  const pgEnv = { PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password, PGDATABASE: database };
+  const baseQuery = readFileSync(join(ROOT, 'sql', 'report.sql'), 'utf8')
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join(' ')
+    .replaceAll(':report_date', `'${REPORT_DATE}'`)
+    .replaceAll(':window_start', `'${WINDOW.start}'`)
+    .replaceAll(':window_end', `'${WINDOW.end}'`)
+    .replaceAll(':extracted_at', `'${new Date().toISOString()}'`)
+    .replace(/\s+/g, ' ')
+    .trim();
+  const localDir = join(work, `local-${rows}`);
+  const psqlFile = join(work, `psql-${rows}.csv`);
+  const product = (extra: Record<string, string>) => ({
+    ...pgEnv,
+    PGUSER: pg.user,
+    REPORT_TIMEZONE: TIMEZONE,
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+    ...extra,
+  });
+  const variants: Variant[] = [
+    {
+      name: 'psql \\copy → local file',
+      run: () => timed(['psql', '-X', '-q', '-c', `\\copy (${baseQuery}) TO '${psqlFile}' WITH (FORMAT csv, HEADER)`], pgEnv, () => statSync(psqlFile).size),
+    },
+    {
+      name: 'daily-report → local',
+      baseline: 'psql \\copy → local file',
+      run: () => timed([process.execPath, MAIN, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 'local', LOCAL_STORAGE_DIR: localDir }), () => statSync(join(localDir, 'relatorio_20241005.csv')).size),
+    },
+  ];
+  if (moto) {
+    const bucket = `bench-${rows}`;
+    const s3Env = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', S3_ENDPOINT: moto.url, S3_FORCE_PATH_STYLE: 'true', S3_BUCKET: bucket };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
+    await s3Client({ provider: 's3', bucket, prefix: '', region: 'us-east-1', endpoint: moto.url, forcePathStyle: true, sse: 'AES256', kmsKeyId: undefined, checksumAlgorithm: 'CRC32', verify: true, partSizeBytes: 8 << 20, queueSize: 4, requestTimeoutMs: 60_000, maxAttempts: 3 })
+      .send(new CreateBucketCommand({ Bucket: bucket }));
+    variants.push(
+      {
+        name: 'psql \\copy | S3 upload',
+        baseline: 'psql \\copy → local file',
+        run: () =>
+          timed(['bash', '-o', 'pipefail', '-c', `psql -X -q -c "\\\\copy (${baseQuery.replaceAll('"', '\\"')}) TO STDOUT WITH (FORMAT csv, HEADER)" | "${process.execPath}" "${UPLOAD_STDIN}" ${bucket} psql.csv`], { ...pgEnv, ...s3Env }, () => 0),
+      },
+      {
+        name: 'daily-report → S3',
+        baseline: 'daily-report → local',
+        run: () => timed([process.execPath, MAIN, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 's3', ...s3Env }), () => 0),
+      },
+    );
+  }
+  return variants;
+}
+
+/** Runs a command under /usr/bin/time; wall seconds and the peak RSS the OS saw (the largest process of the run). */
+function timed(command: string[], env: Record<string, string>, bytes: () => number): Measurement {
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', ...command], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const last = result.stderr.trim().split('\n').at(-1) ?? '';
+  if (result.status !== 0) throw new Error(`${command.join(' ').slice(0, 200)} failed (${result.status}):\n${result.stderr.slice(-2000)}`);
+  const [seconds, kb] = last.split(' ').map(Number);
+  return { seconds: seconds!, peakRssMb: kb! / 1024, bytes: bytes() };
+}
+
+function median(list: Measurement[]): Measurement {
+  const sorted = [...list].sort((a, b) => a.seconds - b.seconds);
+  const middle = sorted[Math.floor(sorted.length / 2)]!;
+  return { ...middle, peakRssMb: Math.max(...list.map((m) => m.peakRssMb)), bytes: Math.max(...list.map((m) => m.bytes)) };
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+function printTable(rows: Record<string, unknown>[]): void {
+  const header = ['rows', 'variant', 'median s', 'rows/s', 'MB/s', 'peak RSS MB', 'ratio', 'to'];
+  const lines = rows.map((r) => [
+    Number(r.rows).toLocaleString('en'), String(r.variant), String(r.median_seconds), Number(r.rows_per_second).toLocaleString('en'),
+    r.mb_per_second ? String(r.mb_per_second) : '—', String(r.peak_rss_mb), r.ratio === null ? '1.00 (baseline)' : `${Number(r.ratio).toFixed(2)}×`, String(r.baseline ?? ''),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const format = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  process.stdout.write(`\n${format(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${lines.map(format).join('\n')}\n`);
+}
+
+function printFlatness(rows: Record<string, unknown>[]): void {
+  if (sizes.length < 2) return;
+  const [small, large] = [Math.min(...sizes), Math.max(...sizes)];
+  for (const variant of new Set(rows.filter((r) => String(r.variant).startsWith('daily-report')).map((r) => r.variant))) {
+    const at = (n: number) => rows.find((r) => r.rows === n && r.variant === variant)!.peak_rss_mb as number;
+    const growth = (at(large) / at(small) - 1) * 100;
+    process.stdout.write(`memory flatness, ${variant}: ${at(small)} MB at ${small.toLocaleString('en')} rows, ${at(large)} MB at ${large.toLocaleString('en')} rows (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} %)\n`);
+  }
+}
+
+if (!existsSync(outFile)) process.exitCode = 1;

@@ -1,0 +1,10 @@
+/**
+ * The baseline's upload step: stdin → S3 with lib-storage's multipart Upload, as a user would pipe
+ * `psql \copy … TO STDOUT` into an uploader. Usage: node upload-stdin.ts <bucket> <key>
+ */
+import { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+const [bucket, key] = process.argv.slice(2);
+const client = new S3Client({ region: process.env.AWS_REGION, endpoint: process.env.S3_ENDPOINT, forcePathStyle: true });
+await new Upload({ client, params: { Bucket: bucket, Key: key, Body: process.stdin, ServerSideEncryption: 'AES256' }, partSize: 8 << 20, queueSize: 4 }).done();
