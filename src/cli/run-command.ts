@@ -21,7 +21,7 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
     await runReport({
       config,
       source: new PostgresRowSource(config.database, logger),
-      storage: createStorage(config.storage),
+      storage: await createStorage(config.storage),
       logger,
       signal: context.signal,
       dryRun: args.dryRun ? dryRunSink(args.out, context) : undefined,

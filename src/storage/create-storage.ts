@@ -1,58 +1,23 @@
-import { S3Client } from '@aws-sdk/client-s3';
-import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
-import http from 'node:http';
-import https from 'node:https';
-import type { AzureStorageConfig, S3StorageConfig, StorageConfig } from '../config/config.ts';
-import { AzureStorage } from './azure-storage.ts';
+import type { StorageConfig } from '../config/config.ts';
 import { LocalStorage } from './local-storage.ts';
 import type { ReportStorage } from './report-storage.ts';
-import { S3Storage } from './s3-storage.ts';
 
-/** The one place a provider and its SDK client are built; the pipeline only ever sees `ReportStorage`. */
-export function createStorage(config: StorageConfig): ReportStorage {
+/**
+ * The one place a provider and its SDK client are built; the pipeline only ever sees
+ * `ReportStorage`. A cloud SDK is loaded only for its provider: loading both would cost every
+ * run a few hundred milliseconds of start-up (seen in a CPU profile of `npm run bench`).
+ */
+export async function createStorage(config: StorageConfig): Promise<ReportStorage> {
   switch (config.provider) {
     case 'local':
       return new LocalStorage(config.dir);
-    case 's3':
+    case 's3': {
+      const [{ S3Storage }, { s3Client }] = await Promise.all([import('./s3-storage.ts'), import('./storage-clients.ts')]);
       return new S3Storage(s3Client(config), config);
-    case 'azure':
+    }
+    case 'azure': {
+      const [{ AzureStorage }, { azureServiceClient }] = await Promise.all([import('./azure-storage.ts'), import('./storage-clients.ts')]);
       return new AzureStorage(azureServiceClient(config).getContainerClient(config.container), config);
+    }
   }
-}
-
-/**
- * Credentials come from the SDK's default chain only. Agents honour HTTP(S)_PROXY and NO_PROXY
- * (Node's `proxyEnv`); a private CA comes from NODE_EXTRA_CA_CERTS, which Node reads itself.
- */
-export function s3Client(config: S3StorageConfig): S3Client {
-  const agentOptions = { keepAlive: true, maxSockets: config.queueSize + 2, proxyEnv: process.env };
-  return new S3Client({
-    region: config.region,
-    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-    forcePathStyle: config.forcePathStyle,
-    maxAttempts: config.maxAttempts,
-    // NONE is for S3-compatible servers that reject the newer checksum headers.
-    requestChecksumCalculation: config.checksumAlgorithm === 'NONE' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
-    responseChecksumValidation: config.checksumAlgorithm === 'NONE' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: Math.min(config.requestTimeoutMs, 10_000),
-      // A connection with no traffic for this long is dropped and the request retried (a stall).
-      // (smithy's requestTimeout only warns unless told to throw; socketTimeout is the one that acts.)
-      socketTimeout: config.requestTimeoutMs,
-      httpAgent: new http.Agent(agentOptions),
-      httpsAgent: new https.Agent(agentOptions),
-    }),
-  });
-}
-
-/** A connection string (development, Azurite) or the account URL with DefaultAzureCredential (workload identity). */
-export function azureServiceClient(config: AzureStorageConfig): BlobServiceClient {
-  const options: StoragePipelineOptions = {
-    retryOptions: { maxTries: config.maxAttempts, tryTimeoutInMs: config.requestTimeoutMs },
-  };
-  return config.connectionString
-    ? BlobServiceClient.fromConnectionString(config.connectionString, options)
-    : new BlobServiceClient(config.accountUrl!, new DefaultAzureCredential(), options);
 }

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { s3Client } from '../../src/storage/create-storage.ts';
+import { s3Client } from '../../src/storage/storage-clients.ts';
 import { createDemoDatabase } from '../support/demo-database.ts';
 import { startPostgres, type PostgresEndpoint } from '../support/postgres-server.ts';
 import { MAIN } from '../support/run-cli.ts';

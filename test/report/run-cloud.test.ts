@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync';
 import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPORT_COLUMNS } from '../../src/csv/report-contract.ts';
-import { s3Client } from '../../src/storage/create-storage.ts';
+import { s3Client } from '../../src/storage/storage-clients.ts';
 import { errorOf, expectNoSecrets, queryFile, summaryOf } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, sql, type TestDatabase } from '../support/test-database.ts';

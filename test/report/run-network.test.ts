@@ -2,7 +2,7 @@ import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { s3Client } from '../../src/storage/create-storage.ts';
+import { s3Client } from '../../src/storage/storage-clients.ts';
 import { FaultProxy } from '../support/fault-proxy.ts';
 import { errorOf } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';

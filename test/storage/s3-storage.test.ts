@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { S3StorageConfig } from '../../src/config/config.ts';
 import { AccessWasDenied, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
-import { s3Client } from '../../src/storage/create-storage.ts';
+import { s3Client } from '../../src/storage/storage-clients.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import { FaultProxy, s3ErrorBody } from '../support/fault-proxy.ts';
 import { describeStorageConformance } from './storage-conformance.ts';

@@ -1,0 +1,43 @@
+/** The cloud SDK clients, built from configuration; imported only when their provider is chosen. */
+import { S3Client } from '@aws-sdk/client-s3';
+import { DefaultAzureCredential } from '@azure/identity';
+import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import http from 'node:http';
+import https from 'node:https';
+import type { AzureStorageConfig, S3StorageConfig } from '../config/config.ts';
+
+/**
+ * Credentials come from the SDK's default chain only. Agents honour HTTP(S)_PROXY and NO_PROXY
+ * (Node's `proxyEnv`); a private CA comes from NODE_EXTRA_CA_CERTS, which Node reads itself.
+ */
+export function s3Client(config: S3StorageConfig): S3Client {
+  const agentOptions = { keepAlive: true, maxSockets: config.queueSize + 2, proxyEnv: process.env };
+  return new S3Client({
+    region: config.region,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    forcePathStyle: config.forcePathStyle,
+    maxAttempts: config.maxAttempts,
+    // NONE is for S3-compatible servers that reject the newer checksum headers.
+    requestChecksumCalculation: config.checksumAlgorithm === 'NONE' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+    responseChecksumValidation: config.checksumAlgorithm === 'NONE' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: Math.min(config.requestTimeoutMs, 10_000),
+      // A connection with no traffic for this long is dropped and the request retried (a stall).
+      // (smithy's requestTimeout only warns unless told to throw; socketTimeout is the one that acts.)
+      socketTimeout: config.requestTimeoutMs,
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+    }),
+  });
+}
+
+/** A connection string (development, Azurite) or the account URL with DefaultAzureCredential (workload identity). */
+export function azureServiceClient(config: AzureStorageConfig): BlobServiceClient {
+  const options: StoragePipelineOptions = {
+    retryOptions: { maxTries: config.maxAttempts, tryTimeoutInMs: config.requestTimeoutMs },
+  };
+  return config.connectionString
+    ? BlobServiceClient.fromConnectionString(config.connectionString, options)
+    : new BlobServiceClient(config.accountUrl!, new DefaultAzureCredential(), options);
+}
