@@ -1,7 +1,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode } from '../errors.ts';
-import { PostgresRowSource } from '../extract/postgres-row-source.ts';
+import { PostgresReportSource } from '../extract/postgres-report-source.ts';
 import { CONTENT_TYPE, runReport, type DryRunSink } from '../report/run-report.ts';
 import { writeToStream } from '../report/write-to-stream.ts';
 import { createStorage } from '../storage/create-storage.ts';
@@ -20,7 +20,7 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
   return withConfig(context, args, async (config, logger) => {
     await runReport({
       config,
-      source: new PostgresRowSource(config.database, logger),
+      source: new PostgresReportSource(config.database, logger),
       storage: await createStorage(config.storage),
       logger,
       signal: context.signal,

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, ReportContractViolated } from '../errors.ts';
-import { PostgresRowSource } from '../extract/postgres-row-source.ts';
+import { PostgresReportSource } from '../extract/postgres-report-source.ts';
 import { validateReport, type Validation } from '../report/validate-report.ts';
 import { withConfig, type CommandContext } from './command-context.ts';
 import { dateOption, type CommandDone } from './options.ts';
@@ -12,7 +12,7 @@ export interface ValidateArgs {
 /** `daily-report validate`: configuration, connection and the query's columns, without reading a row. */
 export async function validateCommand(args: ValidateArgs, context: CommandContext): Promise<ExitCode> {
   return withConfig(context, args, async (config, logger) => {
-    const validation = await validateReport(config, new PostgresRowSource(config.database, logger), context.signal);
+    const validation = await validateReport(config, new PostgresReportSource(config.database, logger), context.signal);
     context.stdout.write(formatValidation(validation));
     if (validation.violation !== undefined) throw new ReportContractViolated(validation.violation, { phase: 'extract' });
     logger.info({ database: validation.database, query_file: validation.queryFile }, 'configuration, connection and query are valid');

@@ -30,6 +30,8 @@ export interface ReportConfig {
   readonly timezone: string;
   readonly query: QueryConfig;
   readonly statementTimeoutMs: number;
+  /** copy: PostgreSQL writes the CSV (COPY); cursor: pg-cursor batches and our encoder. */
+  readonly engine: 'copy' | 'cursor';
   readonly fetchRows: number;
   readonly keyTemplate: string;
   readonly ifExists: IfExists;

@@ -25,6 +25,7 @@ export const DEFAULTS = {
   // Measured on 1M rows: 500 to 10,000 rows per fetch run equally fast; above 2,000 peak RSS
   // jumps (167 → 254 MB at 5,000). 2,000 keeps round trips to a remote database few (README, Performance).
   REPORT_FETCH_ROWS: 2_000,
+  REPORT_ENGINE: 'copy' as const,
   REPORT_KEY_TEMPLATE: DEFAULT_KEY_TEMPLATE,
   REPORT_IF_EXISTS: 'overwrite' as IfExists,
   REPORT_PROGRESS_INTERVAL: '10s',
@@ -56,6 +57,7 @@ const envSchema = z.object({
   REPORT_SQL_FILE: z.string().optional(),
   REPORT_STATEMENT_TIMEOUT: duration('2h').optional(),
   REPORT_FETCH_ROWS: wholeNumber(1, 1_000_000, 2_000).optional(),
+  REPORT_ENGINE: oneOf(['copy', 'cursor'], ' (cursor is for servers without COPY TO STDOUT)').optional(),
   REPORT_KEY_TEMPLATE: z.string().optional(),
   REPORT_IF_EXISTS: oneOf(['overwrite', 'skip', 'fail']).optional(),
   REPORT_PROGRESS_INTERVAL: duration('10s').optional(),
@@ -149,6 +151,7 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
       timezone: e.REPORT_TIMEZONE ?? processTimezone(),
       query: { file: sqlFile, text: sqlText },
       statementTimeoutMs: e.REPORT_STATEMENT_TIMEOUT ?? parseDuration(DEFAULTS.REPORT_STATEMENT_TIMEOUT)!,
+      engine: e.REPORT_ENGINE ?? DEFAULTS.REPORT_ENGINE,
       fetchRows: e.REPORT_FETCH_ROWS ?? DEFAULTS.REPORT_FETCH_ROWS,
       keyTemplate,
       ifExists: e.REPORT_IF_EXISTS ?? DEFAULTS.REPORT_IF_EXISTS,

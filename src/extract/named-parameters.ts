@@ -1,16 +1,29 @@
 /**
- * `:name` placeholders in the report's SQL, turned into PostgreSQL's `$n` bound parameters.
+ * `:name` placeholders in the report's SQL.
  *
- * Values are always sent as bound parameters and never spliced into the text, so a value can
- * not change the query. The scanner understands enough SQL to leave alone what only looks like a
- * placeholder: `::type` casts, '…' / E'…' string literals, $tag$…$tag$ bodies, "quoted"
- * identifiers, -- line and /* nested *\/ block comments.
+ * Values never become part of the SQL text, so a value can not change the query. Two ways to
+ * bind them, one per extraction engine:
+ * - `$n` bound parameters (the cursor engine, and `validate`);
+ * - `current_setting('daily_report.<name>')::<type>` references, with the values sent as bound
+ *   parameters of `set_config` first (the COPY engine: COPY cannot take bound parameters).
+ * The scanner understands enough SQL to leave alone what only looks like a placeholder: `::type`
+ * casts, '…' / E'…' string literals, $tag$…$tag$ bodies, "quoted" identifiers, -- line and
+ * /* nested *\/ block comments.
  */
 
-/** The names a report query may use; their values are computed per run. */
-export const PARAMETER_NAMES = ['report_date', 'window_start', 'window_end', 'extracted_at'] as const;
-export type ParameterName = (typeof PARAMETER_NAMES)[number];
+/** The names a report query may use, with the PostgreSQL type each value has. */
+export const PARAMETER_TYPES = {
+  report_date: 'date',
+  window_start: 'timestamptz',
+  window_end: 'timestamptz',
+  extracted_at: 'timestamptz',
+} as const;
+export type ParameterName = keyof typeof PARAMETER_TYPES;
+export const PARAMETER_NAMES = Object.keys(PARAMETER_TYPES) as ParameterName[];
 export type ParameterValues = Record<ParameterName, string>;
+
+/** The prefix of the session settings that carry the values for the COPY engine. */
+export const SETTING_PREFIX = 'daily_report.';
 
 export interface CompiledQuery {
   /** The SQL with `:name` replaced by `$1`, `$2`… (the same name always gets the same number). */
@@ -24,16 +37,93 @@ export interface ScannedQuery {
   readonly names: readonly string[];
 }
 
-const IDENTIFIER_START = /[A-Za-z_]/;
+interface Segment {
+  readonly kind: 'code' | 'comment' | 'quoted';
+  readonly text: string;
+}
+
 const IDENTIFIER_PART = /[A-Za-z0-9_]/;
+const PLACEHOLDER = /::|:([A-Za-z_][A-Za-z0-9_]*)/g;
+
+/** Rewrites every `:name` with `replace(name, position)`; `names` lists them in first-use order. */
+function rewrite(sql: string, replace: (name: string, position: number) => string): ScannedQuery {
+  const names: string[] = [];
+  const text = segments(sql)
+    .map((segment) =>
+      segment.kind !== 'code'
+        ? segment.text
+        : segment.text.replace(PLACEHOLDER, (match, name: string | undefined) => {
+            if (name === undefined) return match; // a "::" cast
+            let position = names.indexOf(name);
+            if (position === -1) position = names.push(name) - 1;
+            return replace(name, position);
+          }),
+    )
+    .join('');
+  return { text, names };
+}
 
 /** Rewrites every `:name` to `$n`, whatever the name; `names` lists them in `$n` order. */
 export function scanNamedParameters(sql: string): ScannedQuery {
-  const names: string[] = [];
-  let out = '';
+  return rewrite(sql, (_, position) => `$${position + 1}`);
+}
+
+/** The `:names` a query uses that the job does not provide (an empty list means it compiles). */
+export function unknownParameterNames(scanned: ScannedQuery): string[] {
+  return scanned.names.filter((name) => !(name in PARAMETER_TYPES));
+}
+
+/** Scans and checks; throws a plain Error naming unknown parameters (config turns it into exit 2). */
+export function compileNamedQuery(sql: string): CompiledQuery {
+  const scanned = scanNamedParameters(sql);
+  const unknown = unknownParameterNames(scanned);
+  if (unknown.length > 0) throw new Error(`unknown query parameter(s) ${unknown.map((n) => `:${n}`).join(', ')}`);
+  return { text: scanned.text, names: scanned.names as ParameterName[] };
+}
+
+/** The values for `$1…$n`, in the compiled order. */
+export function bindParameters(query: CompiledQuery, values: ParameterValues): string[] {
+  return query.names.map((name) => values[name]);
+}
+
+/** The SQL with each `:name` read from its session setting, typed: no value is ever in the text. */
+export function withSettingReferences(sql: string): string {
+  return rewrite(sql, (name) => {
+    if (!(name in PARAMETER_TYPES)) throw new Error(`unknown query parameter :${name}`);
+    return `current_setting('${SETTING_PREFIX}${name}')::${PARAMETER_TYPES[name as ParameterName]}`;
+  }).text;
+}
+
+/**
+ * The statement without a final `;` (and the whitespace and comments after it), so it can be
+ * nested as a subquery. A `;` inside a literal or a comment is not the statement's end.
+ */
+export function withoutFinalSemicolon(sql: string): string {
+  const parts = segments(sql);
+  while (parts.length > 0) {
+    const last = parts.at(-1)!;
+    if (last.kind === 'comment' || (last.kind === 'code' && last.text.trim() === '')) {
+      parts.pop();
+      continue;
+    }
+    if (last.kind === 'code') parts[parts.length - 1] = { kind: 'code', text: last.text.replace(/;\s*$/, '') };
+    break;
+  }
+  return parts.map((part) => part.text).join('');
+}
+
+/** Splits SQL into code, comments and quoted text (literals, dollar bodies, quoted identifiers). */
+function segments(sql: string): Segment[] {
+  const result: Segment[] = [];
+  let code = '';
   let i = 0;
-  const copyUntil = (end: number) => {
-    out += sql.slice(i, end);
+  const flushCode = () => {
+    if (code !== '') result.push({ kind: 'code', text: code });
+    code = '';
+  };
+  const take = (kind: Segment['kind'], end: number) => {
+    flushCode();
+    result.push({ kind, text: sql.slice(i, end) });
     i = end;
   };
 
@@ -42,57 +132,25 @@ export function scanNamedParameters(sql: string): ScannedQuery {
     const next = sql[i + 1];
     if (c === '-' && next === '-') {
       const end = sql.indexOf('\n', i);
-      copyUntil(end === -1 ? sql.length : end + 1);
+      take('comment', end === -1 ? sql.length : end + 1);
     } else if (c === '/' && next === '*') {
-      copyUntil(endOfBlockComment(sql, i));
+      take('comment', endOfBlockComment(sql, i));
     } else if (c === "'") {
       const escapes = i > 0 && /[eE]/.test(sql[i - 1]!) && !IDENTIFIER_PART.test(sql[i - 2] ?? ' ');
-      copyUntil(endOfQuoted(sql, i, "'", escapes));
+      take('quoted', endOfQuoted(sql, i, "'", escapes));
     } else if (c === '"') {
-      copyUntil(endOfQuoted(sql, i, '"', false));
-    } else if (c === '$' && !IDENTIFIER_PART.test(sql[i - 1] ?? ' ')) {
-      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
-      if (tag) {
-        const close = sql.indexOf(tag[0], i + tag[0].length);
-        copyUntil(close === -1 ? sql.length : close + tag[0].length);
-      } else {
-        copyUntil(i + 1);
-      }
-    } else if (c === ':' && next === ':') {
-      copyUntil(i + 2);
-    } else if (c === ':' && next !== undefined && IDENTIFIER_START.test(next)) {
-      let end = i + 1;
-      while (end < sql.length && IDENTIFIER_PART.test(sql[end]!)) end++;
-      const name = sql.slice(i + 1, end);
-      let position = names.indexOf(name);
-      if (position === -1) position = names.push(name) - 1;
-      out += `$${position + 1}`;
-      i = end;
+      take('quoted', endOfQuoted(sql, i, '"', false));
+    } else if (c === '$' && !IDENTIFIER_PART.test(sql[i - 1] ?? ' ') && /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.test(sql.slice(i, i + 64))) {
+      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64))![0];
+      const close = sql.indexOf(tag, i + tag.length);
+      take('quoted', close === -1 ? sql.length : close + tag.length);
     } else {
-      copyUntil(i + 1);
+      code += c;
+      i++;
     }
   }
-  return { text: out, names };
-}
-
-/** The `:names` a query uses that the job does not provide (an empty list means it compiles). */
-export function unknownParameterNames(scanned: ScannedQuery): string[] {
-  return scanned.names.filter((name) => !(PARAMETER_NAMES as readonly string[]).includes(name));
-}
-
-/** Scans and checks; throws a plain Error naming unknown parameters (config turns it into exit 2). */
-export function compileNamedQuery(sql: string): CompiledQuery {
-  const scanned = scanNamedParameters(sql);
-  const unknown = unknownParameterNames(scanned);
-  if (unknown.length > 0) {
-    throw new Error(`unknown query parameter(s) ${unknown.map((n) => `:${n}`).join(', ')}`);
-  }
-  return { text: scanned.text, names: scanned.names as ParameterName[] };
-}
-
-/** The values for `$1…$n`, in the compiled order. */
-export function bindParameters(query: CompiledQuery, values: ParameterValues): string[] {
-  return query.names.map((name) => values[name]);
+  flushCode();
+  return result;
 }
 
 function endOfBlockComment(sql: string, start: number): number {

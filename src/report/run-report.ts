@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config/config.ts';
 import { querySha256 } from '../config/load-config.ts';
-import { CsvEncoder } from '../csv/csv-encoder.ts';
+import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns } from '../csv/report-contract.ts';
 import { ReportAlreadyPublished, RunWasTerminated } from '../errors.ts';
-import { bindParameters, compileNamedQuery } from '../extract/named-parameters.ts';
-import type { ReportQuery, RowSource, RowStream } from '../extract/row-source.ts';
+import type { ParameterValues } from '../extract/named-parameters.ts';
+import type { ReportQuery, ReportSession, ReportSource } from '../extract/report-source.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ReportStorage } from '../storage/report-storage.ts';
 import { VERSION } from '../version.ts';
@@ -17,7 +17,7 @@ export const CONTENT_TYPE = 'text/csv; charset=utf-8';
 
 export interface RunReportInput {
   readonly config: Config;
-  readonly source: RowSource;
+  readonly source: ReportSource;
   readonly storage: ReportStorage;
   readonly logger: Logger;
   readonly signal: AbortSignal;
@@ -85,12 +85,12 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     const query = reportQuery(config, { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt });
     const metadata = { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt, version: VERSION, run_id: runId };
     const opened = performance.now();
-    const rows = await source.open(query, signal);
+    const session = await source.open(query, signal);
     const tally: Tally = { rows: 0, bytes: 0, hash: createHash('sha256') };
-    const progress = setInterval(() => logProgress(log, tally, opened), config.report.progressIntervalMs).unref();
+    const progress = setInterval(() => logProgress(log, tally, session, opened), config.report.progressIntervalMs).unref();
     try {
-      log.info({ phase: 'connect', database: source.label, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, 'snapshot open, first rows received');
-      const body = encodeReport(rows, config, tally);
+      log.info({ phase: 'connect', database: source.label, engine: query.engine, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, 'snapshot open, query described');
+      const body = encodeReport(session, config, tally);
       if (input.dryRun) {
         await input.dryRun.write(body, signal);
       } else {
@@ -98,7 +98,7 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
       }
     } finally {
       clearInterval(progress);
-      await rows.close();
+      await session.close();
     }
     log.info({ phase: 'extract', rows: tally.rows, bytes: tally.bytes, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
 
@@ -134,41 +134,32 @@ async function publicationState(storage: ReportStorage, key: string, signal: Abo
   return (await storage.exists(key, signal)) ? 'incomplete' : 'absent';
 }
 
-/** The compiled query with this run's values bound by name. */
-function reportQuery(config: Config, values: Parameters<typeof bindParameters>[1]): ReportQuery {
-  const compiled = compileNamedQuery(config.report.query.text);
+/** The report query with this run's values (bound by name, never spliced into the text). */
+function reportQuery(config: Config, values: ParameterValues): ReportQuery {
   return {
-    text: compiled.text,
-    values: bindParameters(compiled, values),
+    sql: config.report.query.text,
+    values,
     timezone: config.report.timezone,
     statementTimeoutMs: config.report.statementTimeoutMs,
+    engine: config.report.engine,
     fetchRows: config.report.fetchRows,
   };
 }
 
 /**
- * The CSV as byte chunks, one per cursor batch. The contract is checked before the first chunk
- * exists, so a query with the wrong columns never writes a byte.
+ * The CSV as byte chunks: the header, then the records. The contract is checked before the first
+ * chunk exists, so a query with the wrong columns never writes a byte.
  */
-async function* encodeReport(rows: RowStream, config: Config, tally: Tally): AsyncGenerator<Buffer> {
-  const encoder = new CsvEncoder(planColumns(rows.columns), config.csv);
-  let pending = encoder.header();
-  for await (const batch of rows) {
-    pending += encoder.encode(batch);
-    tally.rows += batch.length;
-    const chunk = Buffer.from(pending, 'utf8');
-    pending = '';
+async function* encodeReport(session: ReportSession, config: Config, tally: Tally): AsyncGenerator<Buffer> {
+  const plan = planColumns(session.columns);
+  const count = (chunk: Buffer) => {
     tally.bytes += chunk.length;
     tally.hash.update(chunk);
-    yield chunk;
-  }
-  if (pending !== '') {
-    // Empty result: the header alone.
-    const chunk = Buffer.from(pending, 'utf8');
-    tally.bytes += chunk.length;
-    tally.hash.update(chunk);
-    yield chunk;
-  }
+    return chunk;
+  };
+  yield count(Buffer.from(csvHeader(config.csv), 'utf8'));
+  for await (const chunk of session.records(plan, config.csv)) yield count(chunk);
+  tally.rows = session.rows;
 }
 
 function alreadyPublished(input: RunReportInput, base: Omit<RunSummary, 'outcome' | 'rows' | 'bytes' | 'sha256' | 'durationMs'>, started: number, log: Logger): RunSummary {
@@ -183,9 +174,9 @@ async function* single(chunk: Buffer): AsyncGenerator<Buffer> {
   yield chunk;
 }
 
-function logProgress(log: Logger, tally: Tally, since: number): void {
+function logProgress(log: Logger, tally: Tally, session: ReportSession, since: number): void {
   const seconds = (performance.now() - since) / 1000;
-  log.info({ phase: 'extract', rows: tally.rows, bytes: tally.bytes, rows_per_second: Math.round(tally.rows / seconds) }, 'extracting');
+  log.info({ phase: 'extract', rows: session.rows, bytes: tally.bytes, rows_per_second: Math.round(session.rows / seconds) }, 'extracting');
 }
 
 function elapsed(since: number): number {

@@ -1,7 +1,6 @@
 import type { Config } from '../config/config.ts';
 import { columnKind, planColumns, REPORT_COLUMNS, type ColumnKind } from '../csv/report-contract.ts';
-import { bindParameters, compileNamedQuery } from '../extract/named-parameters.ts';
-import type { RowSource } from '../extract/row-source.ts';
+import type { ReportSource } from '../extract/report-source.ts';
 import { formatInstant, reportWindow, todayIn } from './report-window.ts';
 
 export interface FoundColumn {
@@ -27,20 +26,22 @@ const TYPE_NAMES: Record<number, string> = {
 };
 
 /** Connects, describes the report query for today's window (no row is produced) and checks the contract. */
-export async function validateReport(config: Config, source: RowSource, signal: AbortSignal, now: Date = new Date()): Promise<Validation> {
+export async function validateReport(config: Config, source: ReportSource, signal: AbortSignal, now: Date = new Date()): Promise<Validation> {
   const zone = config.report.timezone;
   const window = reportWindow(config.report.date ?? todayIn(zone, now), zone);
-  const compiled = compileNamedQuery(config.report.query.text);
-  const values = bindParameters(compiled, {
-    report_date: window.reportDate,
-    window_start: window.start,
-    window_end: window.end,
-    extracted_at: formatInstant(now, zone),
-  });
-  const described = await source.describe(
-    { text: compiled.text, values, timezone: zone, statementTimeoutMs: config.report.statementTimeoutMs, fetchRows: 1 },
+  const session = await source.open(
+    {
+      sql: config.report.query.text,
+      values: { report_date: window.reportDate, window_start: window.start, window_end: window.end, extracted_at: formatInstant(now, zone) },
+      timezone: zone,
+      statementTimeoutMs: config.report.statementTimeoutMs,
+      engine: config.report.engine,
+      fetchRows: config.report.fetchRows,
+    },
     signal,
   );
+  const described = session.columns;
+  await session.close(); // described only: no record was asked for
   let violation: string | undefined;
   try {
     planColumns(described);

@@ -1,6 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { CsvEncoder, isoTimestampWithOffset, type RawRow } from '../../src/csv/csv-encoder.ts';
+import { csvHeader } from '../../src/csv/csv-format.ts';
 import { planColumns, REPORT_COLUMNS } from '../../src/csv/report-contract.ts';
 
 const TEXT = 25;
@@ -22,16 +23,15 @@ function readBack(csv: string, delimiter = ','): (string | null)[][] {
   return parse(csv, { delimiter, cast: (value, context) => (value === '' && !context.quoting ? null : value), bom: true });
 }
 
-describe('CSV encoder', () => {
+describe('CSV encoder (cursor engine)', () => {
   it('writes the five contract names as the header, CRLF-terminated', () => {
-    const encoder = new CsvEncoder(planColumns(contractColumns), format);
-    expect(encoder.header()).toBe(`${REPORT_COLUMNS.join(',')}\r\n`);
+    expect(csvHeader(format)).toBe(`${REPORT_COLUMNS.join(',')}\r\n`);
   });
 
   it('quotes delimiters, quotes, CR and LF (RFC 4180) and round-trips every value exactly', () => {
     const names = ['Silva, João', 'Maria "Mará"', 'linha\nquebrada', 'cr\rlf\r\n', '🙂 emoji', 'x'.repeat(10_000), ' espaço '];
     const encoder = new CsvEncoder(planColumns(contractColumns), format);
-    const csv = encoder.header() + encoder.encode(names.map((name) => row(name)));
+    const csv = csvHeader(format) + encoder.encode(names.map((name) => row(name)));
     expect(csv.endsWith('\r\n')).toBe(true);
     const back = readBack(csv);
     expect(back.slice(1).map((r) => r[1])).toEqual(names);
@@ -75,8 +75,9 @@ describe('CSV encoder', () => {
   });
 
   it('uses the configured delimiter and an optional UTF-8 BOM for Excel', () => {
-    const encoder = new CsvEncoder(planColumns(contractColumns), { delimiter: ';', bom: true, escapeFormulas: true });
-    const csv = encoder.header() + encoder.encode([row('Silva; João', '1,50')]);
+    const semicolons = { delimiter: ';', bom: true, escapeFormulas: true };
+    const encoder = new CsvEncoder(planColumns(contractColumns), semicolons);
+    const csv = csvHeader(semicolons) + encoder.encode([row('Silva; João', '1,50')]);
     expect(csv.startsWith('\uFEFFdata_extracao;nome_usuario;')).toBe(true);
     expect(readBack(csv, ';')[1]!.slice(1, 4)).toEqual(['Silva; João', '9007199254740993', '1,50']);
   });

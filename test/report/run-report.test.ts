@@ -88,6 +88,24 @@ describe('daily-report run', () => {
     expect(result.stdout).toBe('');
   });
 
+  it.each([
+    { REPORT_TIMEZONE: 'America/Sao_Paulo' },
+    { REPORT_TIMEZONE: 'Asia/Kolkata', CSV_DELIMITER: ';', CSV_BOM: 'true' },
+    { REPORT_TIMEZONE: 'UTC', CSV_ESCAPE_FORMULAS: 'false', CSV_DELIMITER: 'tab' },
+  ])('writes byte-identical reports with the COPY and the cursor engines (%j)', async (settings) => {
+    // data_extracao is a stored timestamptz here, so two runs can be compared byte for byte.
+    const sqlFile = await queryFile(db.outDir, 'engines', HOSTILE_QUERY.replace(':extracted_at::timestamptz AS data_extracao', 'criado_em AS data_extracao'));
+    const reports: Buffer[] = [];
+    for (const engine of ['copy', 'cursor']) {
+      const result = await runDailyReport(['run', '--dry-run', '--date', REPORT_DATE], { env: { ...db.env, ...settings, REPORT_SQL_FILE: sqlFile, REPORT_ENGINE: engine, REPORT_FETCH_ROWS: '7' } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.logs.find((l) => l.phase === 'connect')?.engine).toBe(engine);
+      reports.push(Buffer.from(result.stdout, 'utf8'));
+    }
+    expect(reports[0]!.length).toBeGreaterThan(10_000);
+    expect(reports[0]!.equals(reports[1]!)).toBe(true);
+  });
+
   it('publishes the shipped query over the application schema for the previous day', async () => {
     const app = await createTestDatabase('shipped');
     await sql(app, `INSERT INTO usuarios VALUES (1, 'Ana', NULL), (2, 'Silva, João', NULL)`);
