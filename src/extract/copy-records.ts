@@ -1,6 +1,6 @@
 import { to as copyTo } from 'pg-copy-streams';
 import type { DatabaseConfig } from '../config/config.ts';
-import { copyStatement } from '../csv/copy-select.ts';
+import { copyStatement, firstFieldIsRewritten } from '../csv/copy-select.ts';
 import { CrlfRecords } from '../csv/crlf-records.ts';
 import type { CsvFormat } from '../csv/csv-format.ts';
 import type { PlannedColumn } from '../csv/report-contract.ts';
@@ -21,15 +21,17 @@ export async function* copyRecords(
   counter: { rows: number },
   db: DatabaseConfig,
 ): AsyncGenerator<Buffer> {
-  const records = new CrlfRecords();
+  const records = new CrlfRecords({ delimiter: format.delimiter, isoFirstField: firstFieldIsRewritten(plan) });
   const stream = snapshot.client.query(copyTo(copyStatement(withoutFinalSemicolon(snapshot.sql), plan, format)));
   let finished = false;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       const out = records.transform(chunk);
       counter.rows = records.rows;
-      yield out;
+      if (out.length > 0) yield out;
     }
+    const rest = records.flush();
+    if (rest.length > 0) throw new Error(`COPY output ended inside a record (${rest.length} bytes unterminated)`);
     finished = true;
   } catch (error) {
     throw classifyDatabaseError(error, 'extract', db);

