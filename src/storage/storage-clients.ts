@@ -23,9 +23,12 @@ export function s3Client(config: S3StorageConfig): S3Client {
     responseChecksumValidation: config.checksumAlgorithm === 'NONE' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
     requestHandler: new NodeHttpHandler({
       connectionTimeout: Math.min(config.requestTimeoutMs, 10_000),
-      // A connection with no traffic for this long is dropped and the request retried (a stall).
-      // (smithy's requestTimeout only warns unless told to throw; socketTimeout is the one that acts.)
+      // A request is abandoned and retried when its connection goes silent for this long, and in
+      // any case when it has taken this long in all: a server that acknowledged a part's bytes
+      // and never answered was seen to escape the inactivity timer (README, Failure behaviour).
       socketTimeout: config.requestTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      throwOnRequestTimeout: true,
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),
     }),

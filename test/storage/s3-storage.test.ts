@@ -182,6 +182,15 @@ describe.skipIf(!available)(title, () => {
       expect(proxy.requests.filter(isUploadPart).length).toBeGreaterThan(3);
     });
 
+    it('retries a part the server reads in full and never answers, with a timeout of 6 s or more (the SDK arms those timers later)', async () => {
+      proxy = await FaultProxy.start(available ? server.url : undefined);
+      const { storage, read } = await s3UnderTest({ endpoint: proxy.url, requestTimeoutMs: 7_000 });
+      proxy.inject({ match: isUploadPart, fault: { stall: true }, times: 1 });
+      const data = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(10)];
+      await write(storage, 'r.csv', data);
+      expect((await read('r.csv'))!.equals(Buffer.concat(data))).toBe(true);
+    }, 60_000);
+
     it('aborts the multipart upload and fails transiently when parts keep failing', async () => {
       proxy = await FaultProxy.start(available ? server.url : undefined);
       const { storage, listAll } = await s3UnderTest({ endpoint: proxy.url });
