@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import { s3Client } from '../../src/storage/storage-clients.ts';
+import { directS3Client } from '../support/s3-test-config.ts';
 import { createDemoDatabase } from '../support/demo-database.ts';
 import { startPostgres, type PostgresEndpoint } from '../support/postgres-server.ts';
 import { ensureMoto, startMoto } from '../support/storage-servers.ts';
@@ -156,7 +156,7 @@ async function makeVariants(pg: PostgresEndpoint, database: string, rows: number
     // retry within the run (counted in its time) instead of a stalled benchmark.
     const s3Env = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', S3_ENDPOINT: moto.url, S3_FORCE_PATH_STYLE: 'true', S3_BUCKET: bucket, STORAGE_REQUEST_TIMEOUT: '30s' };
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
-    await s3Client({ provider: 's3', bucket, prefix: '', region: 'us-east-1', endpoint: moto.url, forcePathStyle: true, sse: 'AES256', kmsKeyId: undefined, checksumAlgorithm: 'CRC32', verify: true, partSizeBytes: 8 << 20, queueSize: 4, requestTimeoutMs: 60_000, maxAttempts: 3 })
+    await directS3Client(moto.url)
       .send(new CreateBucketCommand({ Bucket: bucket }));
     variants.push(
       {

@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync';
 import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPORT_COLUMNS } from '../../src/csv/report-contract.ts';
-import { s3Client } from '../../src/storage/storage-clients.ts';
+import { directS3Client } from '../support/s3-test-config.ts';
 import { errorOf, expectNoSecrets, queryFile, summaryOf } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, sql, type TestDatabase } from '../support/test-database.ts';
@@ -37,7 +37,7 @@ const providers: Provider[] = [
       const env = { STORAGE_PROVIDER: 's3', S3_BUCKET: bucket, S3_PREFIX: 'relatorios', S3_ENDPOINT: url, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test-secret', S3_PART_SIZE_MB: '5' };
       process.env.AWS_ACCESS_KEY_ID = 'test';
       process.env.AWS_SECRET_ACCESS_KEY = 'test-secret';
-      const client = s3Client({ provider: 's3', bucket, prefix: '', region: 'us-east-1', endpoint: url, forcePathStyle: true, sse: 'AES256', kmsKeyId: undefined, checksumAlgorithm: 'CRC32', verify: true, partSizeBytes: 5 << 20, queueSize: 4, requestTimeoutMs: 10_000, maxAttempts: 3 });
+      const client = directS3Client(url);
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       return {
         env,

@@ -2,7 +2,7 @@ import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { s3Client } from '../../src/storage/storage-clients.ts';
+import { directS3Client } from '../support/s3-test-config.ts';
 import { FaultProxy } from '../support/fault-proxy.ts';
 import { errorOf } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
@@ -30,7 +30,7 @@ const endpoints: Endpoint[] = [
       const bucket = `net-${randomBytes(5).toString('hex')}`;
       process.env.AWS_ACCESS_KEY_ID = 'test';
       process.env.AWS_SECRET_ACCESS_KEY = 'test';
-      const direct = s3Client({ provider: 's3', bucket, prefix: '', region: 'us-east-1', endpoint: (s3Server as { url: string }).url, forcePathStyle: true, sse: 'AES256', kmsKeyId: undefined, checksumAlgorithm: 'CRC32', verify: true, partSizeBytes: 5 << 20, queueSize: 4, requestTimeoutMs: 10_000, maxAttempts: 3 });
+      const direct = directS3Client((s3Server as { url: string }).url);
       await direct.send(new CreateBucketCommand({ Bucket: bucket }));
       return {
         env: { STORAGE_PROVIDER: 's3', S3_BUCKET: bucket, S3_ENDPOINT: front.localhostUrl, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },

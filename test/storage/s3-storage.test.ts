@@ -13,6 +13,7 @@ import { AccessWasDenied, ReportAlreadyPublished, TransientFailure } from '../..
 import { s3Client } from '../../src/storage/storage-clients.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import { FaultProxy, s3ErrorBody } from '../support/fault-proxy.ts';
+import { s3TestConfig } from '../support/s3-test-config.ts';
 import { describeStorageConformance } from './storage-conformance.ts';
 
 const server = inject('s3');
@@ -25,23 +26,7 @@ process.env.AWS_ACCESS_KEY_ID = 'test-access-key';
 process.env.AWS_SECRET_ACCESS_KEY = 'test-secret-key';
 
 function config(overrides: Partial<S3StorageConfig> = {}): S3StorageConfig {
-  return {
-    provider: 's3',
-    bucket: `test-${randomBytes(6).toString('hex')}`,
-    prefix: '',
-    region: 'us-east-1',
-    endpoint: available ? server.url : undefined,
-    forcePathStyle: true,
-    sse: 'AES256',
-    kmsKeyId: undefined,
-    checksumAlgorithm: 'CRC32',
-    verify: true,
-    partSizeBytes: 5 * MiB,
-    queueSize: 4,
-    requestTimeoutMs: 10_000,
-    maxAttempts: 3,
-    ...overrides,
-  };
+  return s3TestConfig(available ? server.url : undefined, { bucket: `test-${randomBytes(6).toString('hex')}`, ...overrides });
 }
 
 /** A fresh bucket, the storage over it, and a client that talks to the server directly. */

@@ -1,0 +1,32 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3StorageConfig } from '../../src/config/config.ts';
+import { s3Client } from '../../src/storage/storage-clients.ts';
+
+/** S3 settings for moto on `endpoint` (moto accepts any credentials; set them in the environment). */
+export function s3TestConfig(endpoint: string | undefined, overrides: Partial<S3StorageConfig> = {}): S3StorageConfig {
+  return {
+    provider: 's3',
+    bucket: 'bucket-relatorios-aplicacao',
+    prefix: '',
+    region: 'us-east-1',
+    endpoint,
+    forcePathStyle: true,
+    sse: 'AES256',
+    kmsKeyId: undefined,
+    checksumAlgorithm: 'CRC32',
+    verify: true,
+    expectContinue: true,
+    partSizeBytes: 5 * 1024 * 1024,
+    queueSize: 4,
+    requestTimeoutMs: 10_000,
+    maxAttempts: 3,
+    ...overrides,
+  };
+}
+
+/** A client that talks to the server directly, for tests to create buckets and read back objects. */
+export function directS3Client(endpoint: string): S3Client {
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  return s3Client(s3TestConfig(endpoint));
+}
