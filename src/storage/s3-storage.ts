@@ -20,6 +20,11 @@ export interface S3StorageOptions {
   readonly partSizeBytes: number;
   /** @default 4 parts uploading at once. */
   readonly queueSize: number;
+  /**
+   * An upload that makes no progress (no body read, no part completed) for this long fails as
+   * transient. The SDK has its own request timeouts; this is the backstop for a request they miss.
+   */
+  readonly stallTimeoutMs: number;
 }
 
 /**
@@ -58,7 +63,13 @@ export class S3Storage implements ReportStorage {
     const { bucket, sse, kmsKeyId, checksumAlgorithm, partSizeBytes, queueSize } = this.#options;
     const location = this.locate(key);
     const checksums = checksumAlgorithm === 'NONE' ? undefined : new PartChecksums(checksumAlgorithm, partSizeBytes);
-    const observed = new ObservedBody(body, { onChunk: (chunk) => checksums?.update(chunk) });
+    const watchdog = new StallWatchdog(this.#options.stallTimeoutMs, location);
+    const observed = new ObservedBody(body, {
+      onChunk: (chunk) => {
+        watchdog.progress();
+        checksums?.update(chunk);
+      },
+    });
     // Aborting fails the body rather than calling Upload.abort(), whose done() rejects before the
     // multipart upload is aborted: this way done() itself waits for AbortMultipartUpload.
     const source = observed.readable(options.signal);
@@ -78,11 +89,15 @@ export class S3Storage implements ReportStorage {
       ...(options.ifExists === 'fail' ? { IfNoneMatch: '*' } : {}),
     };
     const upload = new Upload({ client: this.#client, params, partSize: partSizeBytes, queueSize, leavePartsOnError: false });
+    upload.on('httpUploadProgress', () => watchdog.progress());
     try {
-      await upload.done();
+      await Promise.race([upload.done(), watchdog.stalled]);
     } catch (error) {
+      if (error === watchdog.error) void upload.abort();
       await this.#abortLeftovers(upload, key);
       throw observed.failureOr(() => classifyS3Error(error, 'upload', location));
+    } finally {
+      watchdog.stop();
     }
     if (this.#options.verify) await this.#verify(key, observed.bytes, checksums, isMultipart(upload));
     return { location };
@@ -111,17 +126,47 @@ export class S3Storage implements ReportStorage {
     }
   }
 
-  /** Backstop: if a multipart upload was created and is still open, abort it (idempotent). */
+  /** Backstop: if a multipart upload was created and is still open, abort it (idempotent, bounded). */
   async #abortLeftovers(upload: Upload, key: string): Promise<void> {
     const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
     if (!uploadId) return;
-    await this.#client
-      .send(new AbortMultipartUploadCommand({ Bucket: this.#options.bucket, Key: this.#key(key), UploadId: uploadId }))
-      .catch(() => undefined); // NoSuchUpload: lib-storage already aborted it
+    const abort = this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#options.bucket, Key: this.#key(key), UploadId: uploadId }), {
+      abortSignal: AbortSignal.timeout(10_000),
+    });
+    await abort.catch(() => undefined); // NoSuchUpload: lib-storage already aborted it; the lifecycle rule covers the rest
   }
 
   #key(key: string): string {
     return `${this.#options.prefix}${key}`;
+  }
+}
+
+/** Rejects `stalled` when `progress()` has not been called for `timeoutMs`. */
+class StallWatchdog {
+  readonly error: TransientFailure;
+  readonly stalled: Promise<never>;
+  #last = performance.now();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(timeoutMs: number, location: string) {
+    this.error = new TransientFailure(`S3 upload of ${location} made no progress for ${Math.round(timeoutMs / 1000)} s; abandoned so a retry can start afresh`, {
+      phase: 'upload',
+      context: { location },
+    });
+    this.stalled = new Promise<never>((_, reject) => {
+      this.#timer = setInterval(() => {
+        if (performance.now() - this.#last > timeoutMs) reject(this.error);
+      }, Math.min(1_000, timeoutMs / 4));
+    });
+    this.stalled.catch(() => undefined);
+  }
+
+  progress(): void {
+    this.#last = performance.now();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
   }
 }
 

@@ -30,11 +30,11 @@ function config(overrides: Partial<S3StorageConfig> = {}): S3StorageConfig {
 }
 
 /** A fresh bucket, the storage over it, and a client that talks to the server directly. */
-async function s3UnderTest(overrides: Partial<S3StorageConfig> = {}) {
+async function s3UnderTest(overrides: Partial<S3StorageConfig> = {}, stallTimeoutMs = 2 * (overrides.requestTimeoutMs ?? 10_000)) {
   const settings = config(overrides);
   const direct = s3Client({ ...settings, endpoint: available ? server.url : undefined });
   await direct.send(new CreateBucketCommand({ Bucket: settings.bucket }));
-  const storage = new S3Storage(s3Client(settings), settings);
+  const storage = new S3Storage(s3Client(settings), { ...settings, stallTimeoutMs });
   return {
     settings,
     direct,
@@ -176,6 +176,19 @@ describe.skipIf(!available)(title, () => {
       expect((await read('r.csv'))!.equals(Buffer.concat(data))).toBe(true);
     }, 60_000);
 
+    it('gives up on an upload that makes no progress even when no SDK timer fires (exit 1), leaving nothing', async () => {
+      proxy = await FaultProxy.start(available ? server.url : undefined);
+      // SDK timeouts far longer than the test: only our watchdog can end this.
+      const { storage, listAll } = await s3UnderTest({ endpoint: proxy.url, requestTimeoutMs: 600_000 }, 2_000);
+      proxy.inject({ match: (r) => r.method === 'POST' && r.url.includes('uploads'), fault: { stall: true } });
+      const started = Date.now();
+      const failure = write(storage, 'r.csv', [randomBytes(6 * MiB), randomBytes(6 * MiB)]);
+      await expect(failure).rejects.toBeInstanceOf(TransientFailure);
+      await expect(failure).rejects.toThrow(/made no progress for 2 s/);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(await listAll()).toEqual([]);
+    });
+
     it('aborts the multipart upload and fails transiently when parts keep failing', async () => {
       proxy = await FaultProxy.start(available ? server.url : undefined);
       const { storage, listAll } = await s3UnderTest({ endpoint: proxy.url });
@@ -202,7 +215,7 @@ describe.skipIf(!available)(title, () => {
 
   it('names a bucket that does not exist (exit 4)', async () => {
     const settings = config({ bucket: `missing-${randomBytes(4).toString('hex')}` });
-    const storage = new S3Storage(s3Client(settings), settings);
+    const storage = new S3Storage(s3Client(settings), { ...settings, stallTimeoutMs: 20_000 });
     await expect(write(storage, 'r.csv', [Buffer.from('x')])).rejects.toThrow(new RegExp(`bucket of s3://${settings.bucket}/r.csv does not exist`));
   });
 
