@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigurationIsInvalid } from '../errors.ts';
-import { scanNamedParameters, unknownParameterNames, PARAMETER_NAMES } from '../extract/named-parameters.ts';
+import { unknownParameterNames, PARAMETER_NAMES } from '../extract/named-parameters.ts';
 import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from '../report/report-key.ts';
 import { isReportDate, isTimezone, processTimezone } from '../report/report-window.ts';
 import type { Config, IfExists, LogFormat, LogLevel, SslMode } from './config.ts';
@@ -117,7 +117,7 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
   const sqlText = readSetting('REPORT_SQL_FILE', sqlFile, options.readTextFile, problems);
   if (sqlText !== undefined) {
     if (sqlText.trim() === '') problems.push(`REPORT_SQL_FILE: ${sqlFile} is empty; it must hold the report's SELECT`);
-    const unknown = unknownParameterNames(scanNamedParameters(sqlText));
+    const unknown = unknownParameterNames(sqlText);
     if (unknown.length > 0) {
       problems.push(
         `REPORT_SQL_FILE: ${sqlFile} uses unknown parameter(s) ${unknown.map((n) => `:${n}`).join(', ')}; ` +

@@ -1,12 +1,10 @@
 /**
  * `:name` placeholders in the report's SQL.
  *
- * Values never become part of the SQL text, so a value can not change the query. Two ways to
- * bind them, one per extraction engine:
- * - `$n` bound parameters (the cursor engine, and `validate`);
- * - `current_setting('daily_report.<name>')::<type>` references, with the values sent as bound
- *   parameters of `set_config` first (the COPY engine: COPY cannot take bound parameters).
- * The scanner understands enough SQL to leave alone what only looks like a placeholder: `::type`
+ * Values never become part of the SQL text, so a value can not change the query: each `:name`
+ * becomes a `current_setting('daily_report.<name>')` reference, and the values are sent as bound
+ * parameters of `set_config` when the snapshot starts. (COPY cannot take bound parameters; this
+ * way both engines run the very same text.) The scanner understands enough SQL to leave alone what only looks like a placeholder: `::type`
  * casts, '…' / E'…' string literals, $tag$…$tag$ bodies, "quoted" identifiers, -- line and
  * /* nested *\/ block comments.
  */
@@ -25,14 +23,7 @@ export type ParameterValues = Record<ParameterName, string>;
 /** The prefix of the session settings that carry the values for the COPY engine. */
 export const SETTING_PREFIX = 'daily_report.';
 
-export interface CompiledQuery {
-  /** The SQL with `:name` replaced by `$1`, `$2`… (the same name always gets the same number). */
-  readonly text: string;
-  /** Parameter names in `$n` order. */
-  readonly names: readonly ParameterName[];
-}
-
-export interface ScannedQuery {
+interface ScannedQuery {
   readonly text: string;
   readonly names: readonly string[];
 }
@@ -63,27 +54,14 @@ function rewrite(sql: string, replace: (name: string, position: number) => strin
   return { text, names };
 }
 
-/** Rewrites every `:name` to `$n`, whatever the name; `names` lists them in `$n` order. */
-export function scanNamedParameters(sql: string): ScannedQuery {
-  return rewrite(sql, (_, position) => `$${position + 1}`);
+/** The `:names` a query uses, in first-use order (casts, literals and comments are not names). */
+export function parameterNames(sql: string): string[] {
+  return [...rewrite(sql, (name) => `:${name}`).names];
 }
 
-/** The `:names` a query uses that the job does not provide (an empty list means it compiles). */
-export function unknownParameterNames(scanned: ScannedQuery): string[] {
-  return scanned.names.filter((name) => !(name in PARAMETER_TYPES));
-}
-
-/** Scans and checks; throws a plain Error naming unknown parameters (config turns it into exit 2). */
-export function compileNamedQuery(sql: string): CompiledQuery {
-  const scanned = scanNamedParameters(sql);
-  const unknown = unknownParameterNames(scanned);
-  if (unknown.length > 0) throw new Error(`unknown query parameter(s) ${unknown.map((n) => `:${n}`).join(', ')}`);
-  return { text: scanned.text, names: scanned.names as ParameterName[] };
-}
-
-/** The values for `$1…$n`, in the compiled order. */
-export function bindParameters(query: CompiledQuery, values: ParameterValues): string[] {
-  return query.names.map((name) => values[name]);
+/** The `:names` a query uses that the job does not provide (an empty list means it is usable). */
+export function unknownParameterNames(sql: string): string[] {
+  return parameterNames(sql).filter((name) => !(name in PARAMETER_TYPES));
 }
 
 /**

@@ -1,17 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { bindParameters, compileNamedQuery, scanNamedParameters } from '../../src/extract/named-parameters.ts';
+import { parameterNames, unknownParameterNames, withoutFinalSemicolon, withSettingReferences } from '../../src/extract/named-parameters.ts';
 
 describe('named query parameters', () => {
-  it('turns each :name into $n, reusing the number when a name repeats', () => {
-    const compiled = compileNamedQuery('SELECT :report_date, x FROM t WHERE a >= :window_start AND b < :window_end AND c >= :window_start');
-    expect(compiled.text).toBe('SELECT $1, x FROM t WHERE a >= $2 AND b < $3 AND c >= $2');
-    expect(compiled.names).toEqual(['report_date', 'window_start', 'window_end']);
-  });
-
-  it('binds values by name in $n order', () => {
-    const compiled = compileNamedQuery('SELECT :window_end, :report_date');
-    const values = bindParameters(compiled, { report_date: '2024-10-05', window_start: 's', window_end: 'e', extracted_at: 'x' });
-    expect(values).toEqual(['e', '2024-10-05']);
+  it('reads each :name from its session setting, typed, once per statement', () => {
+    expect(withSettingReferences('SELECT :report_date, x FROM t WHERE a >= :window_start AND b < :window_end')).toBe(
+      "SELECT (SELECT current_setting('daily_report.report_date')::date), x FROM t " +
+        "WHERE a >= (SELECT current_setting('daily_report.window_start')::timestamptz) " +
+        "AND b < (SELECT current_setting('daily_report.window_end')::timestamptz)",
+    );
   });
 
   it('leaves casts, string literals, quoted identifiers and comments alone', () => {
@@ -20,24 +16,28 @@ describe('named query parameters', () => {
       '"col:nope", $$ :nope $$, $tag$ :nope $tag$ -- :nope',
       '/* :nope /* nested :nope */ still :nope */ , :report_date',
     ].join('\n');
-    const scanned = scanNamedParameters(sql);
-    expect(scanned.names).toEqual(['extracted_at', 'report_date']);
-    expect(scanned.text).toContain('$1::timestamptz');
-    expect(scanned.text).toContain("':not_a_param'");
-    expect(scanned.text).toContain('"col:nope"');
-    expect(scanned.text).toContain('$$ :nope $$');
-    expect(scanned.text.endsWith(', $2')).toBe(true);
+    expect(parameterNames(sql)).toEqual(['extracted_at', 'report_date']);
+    const rewritten = withSettingReferences(sql);
+    expect(rewritten).toContain("(SELECT current_setting('daily_report.extracted_at')::timestamptz)::timestamptz");
+    for (const kept of ["':not_a_param'", "E'it\\'s :nope'", '"col:nope"', '$$ :nope $$', '$tag$ :nope $tag$', '-- :nope', '/* :nope /* nested :nope */ still :nope */']) {
+      expect(rewritten).toContain(kept);
+    }
   });
 
   it('does not take an array slice bound or a positional $1 for a name', () => {
-    expect(scanNamedParameters('SELECT a[1:2], $1, x::int FROM t').names).toEqual([]);
+    expect(parameterNames('SELECT a[1:2], $1, x::int FROM t')).toEqual([]);
   });
 
-  it('works for a query that uses no parameter', () => {
-    expect(compileNamedQuery('SELECT 1').text).toBe('SELECT 1');
+  it('names every unknown parameter, and accepts a query that uses none', () => {
+    expect(unknownParameterNames('SELECT :report_date, :tenant, :day, :tenant')).toEqual(['tenant', 'day']);
+    expect(unknownParameterNames('SELECT 1')).toEqual([]);
+    expect(() => withSettingReferences('SELECT :tenant')).toThrow(/unknown query parameter :tenant/);
   });
 
-  it('names every unknown parameter', () => {
-    expect(() => compileNamedQuery('SELECT :report_date, :tenant, :day')).toThrow(/:tenant, :day/);
+  it('drops a final semicolon and what follows it, but not one inside a literal or a comment', () => {
+    expect(withoutFinalSemicolon('SELECT 1;')).toBe('SELECT 1');
+    expect(withoutFinalSemicolon('SELECT 1 ;  \n-- trailing comment\n/* block */\n')).toBe('SELECT 1 ');
+    expect(withoutFinalSemicolon("SELECT ';' -- ;\n")).toBe("SELECT ';'");
+    expect(withoutFinalSemicolon("SELECT 'a;'")).toBe("SELECT 'a;'");
   });
 });
