@@ -71,8 +71,6 @@ export interface S3StorageConfig extends RemoteStorageConfig {
   readonly kmsKeyId: string | undefined;
   readonly checksumAlgorithm: S3ChecksumAlgorithm;
   readonly verify: boolean;
-  /** Send `Expect: 100-continue` with large parts (the SDK's default); off for servers that mishandle it. */
-  readonly expectContinue: boolean;
   readonly partSizeBytes: number;
   readonly queueSize: number;
 }

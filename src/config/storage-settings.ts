@@ -47,7 +47,6 @@ export const storageShape = {
   S3_SSE_KMS_KEY_ID: z.string().optional(),
   S3_CHECKSUM_ALGORITHM: oneOf(['CRC32', 'CRC32C', 'SHA256', 'NONE']).optional(),
   S3_VERIFY: flag.optional(),
-  S3_EXPECT_CONTINUE: flag.optional(),
   S3_PART_SIZE_MB: wholeNumber(5, 5_120, 8).optional(),
   S3_QUEUE_SIZE: wholeNumber(1, 64, 4).optional(),
   AZURE_STORAGE_CONNECTION_STRING: z.string().optional(),
@@ -110,7 +109,6 @@ export function storageConfig(e: StorageEnv): StorageConfig {
         kmsKeyId: e.S3_SSE_KMS_KEY_ID,
         checksumAlgorithm: e.S3_CHECKSUM_ALGORITHM ?? STORAGE_DEFAULTS.S3_CHECKSUM_ALGORITHM,
         verify: e.S3_VERIFY ?? true,
-        expectContinue: e.S3_EXPECT_CONTINUE ?? true,
         partSizeBytes: (e.S3_PART_SIZE_MB ?? STORAGE_DEFAULTS.S3_PART_SIZE_MB) * 1024 * 1024,
         queueSize: e.S3_QUEUE_SIZE ?? STORAGE_DEFAULTS.S3_QUEUE_SIZE,
       };

@@ -4,12 +4,12 @@ import { querySha256 } from '../config/load-config.ts';
 import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns } from '../csv/report-contract.ts';
 import { ReportAlreadyPublished, RunWasTerminated } from '../errors.ts';
-import type { ParameterValues } from '../extract/named-parameters.ts';
-import type { ReportQuery, ReportSession, ReportSource } from '../extract/report-source.ts';
+import type { ReportSession, ReportSource } from '../extract/report-source.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ReportStorage } from '../storage/report-storage.ts';
 import { VERSION } from '../version.ts';
 import { reportKey } from './report-key.ts';
+import { reportQuery } from './report-query.ts';
 import { buildManifest, manifestBytes, manifestKey, MANIFEST_CONTENT_TYPE } from './report-manifest.ts';
 import { formatInstant, reportWindow, todayIn, type ReportWindow } from './report-window.ts';
 
@@ -46,7 +46,6 @@ export interface RunSummary {
 }
 
 interface Tally {
-  rows: number;
   bytes: number;
   readonly hash: ReturnType<typeof createHash>;
 }
@@ -82,11 +81,11 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     const csvIfExists = state === 'absent' ? 'fail' : 'overwrite';
 
     const extractedAt = formatInstant(now(), zone);
-    const query = reportQuery(config, { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt });
+    const query = reportQuery(config, window, extractedAt);
     const metadata = { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt, version: VERSION, run_id: runId };
     const opened = performance.now();
     const session = await source.open(query, signal);
-    const tally: Tally = { rows: 0, bytes: 0, hash: createHash('sha256') };
+    const tally: Tally = { bytes: 0, hash: createHash('sha256') };
     const progress = setInterval(() => logProgress(log, tally, session, opened), config.report.progressIntervalMs).unref();
     try {
       log.info({ phase: 'connect', database: source.label, engine: query.engine, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, 'snapshot open, query described');
@@ -100,17 +99,17 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
       clearInterval(progress);
       await session.close();
     }
-    log.info({ phase: 'extract', rows: tally.rows, bytes: tally.bytes, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
+    log.info({ phase: 'extract', rows: session.rows, bytes: tally.bytes, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
 
     const sha256 = tally.hash.digest('hex');
     if (!dryRun) {
-      const manifest = buildManifest({ key, window, extractedAt, rows: tally.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId });
+      const manifest = buildManifest({ key, window, extractedAt, rows: session.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId });
       const manifestStarted = performance.now();
       await storage.write(manifestKey(key), single(manifestBytes(manifest)), { signal, ifExists: 'overwrite', contentType: MANIFEST_CONTENT_TYPE, metadata });
       log.info({ phase: 'manifest', location: storage.locate(manifestKey(key)), duration_ms: elapsed(manifestStarted) }, 'manifest published');
     }
-    if (tally.rows === 0) log.warn({ window_start: window.start, window_end: window.end }, 'no rows in the window: the report has only its header');
-    const summary: RunSummary = { ...base, outcome: dryRun ? 'dry-run' : 'published', rows: tally.rows, bytes: tally.bytes, sha256, durationMs: elapsed(started) };
+    if (session.rows === 0) log.warn({ window_start: window.start, window_end: window.end }, 'no rows in the window: the report has only its header');
+    const summary: RunSummary = { ...base, outcome: dryRun ? 'dry-run' : 'published', rows: session.rows, bytes: tally.bytes, sha256, durationMs: elapsed(started) };
     log.info(
       { phase: 'summary', outcome: summary.outcome, key, location, window_start: window.start, window_end: window.end, rows: summary.rows, bytes: summary.bytes, sha256, duration_ms: summary.durationMs },
       dryRun ? `dry run done: ${summary.rows} rows` : `report published: ${location} (${summary.rows} rows)`,
@@ -134,18 +133,6 @@ async function publicationState(storage: ReportStorage, key: string, signal: Abo
   return (await storage.exists(key, signal)) ? 'incomplete' : 'absent';
 }
 
-/** The report query with this run's values (bound by name, never spliced into the text). */
-function reportQuery(config: Config, values: ParameterValues): ReportQuery {
-  return {
-    sql: config.report.query.text,
-    values,
-    timezone: config.report.timezone,
-    statementTimeoutMs: config.report.statementTimeoutMs,
-    engine: config.report.engine,
-    fetchRows: config.report.fetchRows,
-  };
-}
-
 /**
  * The CSV as byte chunks: the header, then the records. The contract is checked before the first
  * chunk exists, so a query with the wrong columns never writes a byte.
@@ -159,7 +146,6 @@ async function* encodeReport(session: ReportSession, config: Config, tally: Tall
   };
   yield count(Buffer.from(csvHeader(config.csv), 'utf8'));
   for await (const chunk of session.records(plan, config.csv)) yield count(chunk);
-  tally.rows = session.rows;
 }
 
 function alreadyPublished(input: RunReportInput, base: Omit<RunSummary, 'outcome' | 'rows' | 'bytes' | 'sha256' | 'durationMs'>, started: number, log: Logger): RunSummary {

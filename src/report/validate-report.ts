@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.ts';
 import { columnKind, planColumns, REPORT_COLUMNS, type ColumnKind } from '../csv/report-contract.ts';
 import type { ReportSource } from '../extract/report-source.ts';
+import { reportQuery } from './report-query.ts';
 import { formatInstant, reportWindow, todayIn } from './report-window.ts';
 
 export interface FoundColumn {
@@ -29,17 +30,7 @@ const TYPE_NAMES: Record<number, string> = {
 export async function validateReport(config: Config, source: ReportSource, signal: AbortSignal, now: Date = new Date()): Promise<Validation> {
   const zone = config.report.timezone;
   const window = reportWindow(config.report.date ?? todayIn(zone, now), zone);
-  const session = await source.open(
-    {
-      sql: config.report.query.text,
-      values: { report_date: window.reportDate, window_start: window.start, window_end: window.end, extracted_at: formatInstant(now, zone) },
-      timezone: zone,
-      statementTimeoutMs: config.report.statementTimeoutMs,
-      engine: config.report.engine,
-      fetchRows: config.report.fetchRows,
-    },
-    signal,
-  );
+  const session = await source.open(reportQuery(config, window, formatInstant(now, zone)), signal);
   const described = session.columns;
   await session.close(); // described only: no record was asked for
   let violation: string | undefined;

@@ -18,7 +18,6 @@ export function s3Client(config: S3StorageConfig): S3Client {
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     forcePathStyle: config.forcePathStyle,
     maxAttempts: config.maxAttempts,
-    ...(config.expectContinue ? {} : { expectContinueHeader: false }),
     // NONE is for S3-compatible servers that reject the newer checksum headers.
     requestChecksumCalculation: config.checksumAlgorithm === 'NONE' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
     responseChecksumValidation: config.checksumAlgorithm === 'NONE' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',

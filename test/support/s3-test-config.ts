@@ -15,7 +15,6 @@ export function s3TestConfig(endpoint: string | undefined, overrides: Partial<S3
     kmsKeyId: undefined,
     checksumAlgorithm: 'CRC32',
     verify: true,
-    expectContinue: true,
     partSizeBytes: 5 * 1024 * 1024,
     queueSize: 4,
     requestTimeoutMs: 10_000,
