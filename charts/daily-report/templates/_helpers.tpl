@@ -1,0 +1,83 @@
+{{/* Names are truncated to 52 characters: the CronJob controller appends an 11-character suffix to Job names. */}}
+{{- define "daily-report.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "daily-report.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 52 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "daily-report.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "daily-report.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "daily-report.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "daily-report.labels" -}}
+helm.sh/chart: {{ include "daily-report.chart" . }}
+{{ include "daily-report.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: report-job
+app.kubernetes.io/part-of: daily-report
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "daily-report.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "daily-report.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret the credentials come from: the user's, or the one this chart creates for development. */}}
+{{- define "daily-report.secretName" -}}
+{{- default (printf "%s-credentials" (include "daily-report.fullname" .)) .Values.credentials.existingSecret -}}
+{{- end -}}
+
+{{- define "daily-report.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The report query: the values string, or the query shipped in the chart. */}}
+{{- define "daily-report.sql" -}}
+{{- default (.Files.Get "files/report.sql") .Values.report.sql -}}
+{{- end -}}
+
+{{/*
+Secret keys mounted as files, as a list of "ENV_VAR_FILE=key" pairs: only the keys the configuration uses,
+so an existing Secret need not hold the others (a missing key would keep the pod from starting).
+*/}}
+{{- define "daily-report.secretFiles" -}}
+{{- $keys := .Values.credentials.keys -}}
+{{- $files := list -}}
+{{- if $keys.password }}{{ $files = append $files (list "PGPASSWORD_FILE" $keys.password) }}{{ end -}}
+{{- if $keys.user }}{{ $files = append $files (list "PGUSER_FILE" $keys.user) }}{{ end -}}
+{{- if and (eq .Values.storage.provider "azure") (not .Values.storage.azure.accountUrl) }}{{ $files = append $files (list "AZURE_STORAGE_CONNECTION_STRING_FILE" $keys.azureConnectionString) }}{{ end -}}
+{{- if and (eq .Values.storage.provider "s3") $keys.awsCredentials }}{{ $files = append $files (list "AWS_SHARED_CREDENTIALS_FILE" $keys.awsCredentials) }}{{ end -}}
+{{- toJson $files -}}
+{{- end -}}
+
+{{/*
+Exit codes after which a retry cannot help: the podFailurePolicy fails the Job at once on them.
+They mirror the product's exit-code table (README "Exit codes"; a test checks they agree with src/errors.ts).
+*/}}
+{{- define "daily-report.permanentExitCodes" -}}
+[2, 3, 4, 5]
+{{- end -}}
