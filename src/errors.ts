@@ -23,6 +23,12 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * Exit codes after which a retry cannot help. The chart's podFailurePolicy fails the Job at once on
+ * exactly these (charts/daily-report/templates/_helpers.tpl; a chart test checks they agree).
+ */
+export const PERMANENT_EXIT_CODES: readonly ExitCode[] = [ExitCode.invalidInput, ExitCode.badData, ExitCode.accessDenied, ExitCode.alreadyPublished];
+
 /** The phase a failure happened in: logged, and later recorded on spans. */
 export type Phase = 'cli' | 'config' | 'connect' | 'extract' | 'encode' | 'upload' | 'run';
 

@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { ensureMoto, startAzurite, startMoto, type ServerAvailability } from './storage-servers.ts';
+import { ensureKubeTools, type KubeTools } from './kube-tools.ts';
 import { startPostgres, type PostgresEndpoint } from './postgres-server.ts';
 
 declare module 'vitest' {
@@ -7,12 +8,14 @@ declare module 'vitest' {
     postgres: PostgresEndpoint;
     s3: ServerAvailability;
     azurite: { url: string; connectionString: string };
+    kubeTools: KubeTools;
   }
 }
 
-/** Starts every real service the tests use, once per run: PostgreSQL, an S3-protocol server, Azurite. */
+/** Starts every real service the tests use, once per run: PostgreSQL, an S3-protocol server, Azurite; and provides helm. */
 export default async function setup(project: TestProject) {
   const log = (line: string) => process.stderr.write(`[test setup] ${line}\n`);
+  project.provide('kubeTools', ensureKubeTools(log));
   const moto = ensureMoto(log);
   if (typeof moto !== 'string') {
     if (process.env.CI) throw new Error(`the S3 tests need moto_server and CI=true forbids skipping them: ${moto.skipped}`);

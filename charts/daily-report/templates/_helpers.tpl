@@ -44,7 +44,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* The Secret the credentials come from: the user's, or the one this chart creates for development. */}}
 {{- define "daily-report.secretName" -}}
-{{- default (printf "%s-credentials" (include "daily-report.fullname" .)) .Values.credentials.existingSecret -}}
+{{- default (printf "%s-credentials" (include "daily-report.fullname" . | trunc 40 | trimSuffix "-")) .Values.credentials.existingSecret -}}
+{{- end -}}
+
+{{- define "daily-report.sqlConfigMapName" -}}
+{{- printf "%s-sql" (include "daily-report.fullname" . | trunc 48 | trimSuffix "-") -}}
 {{- end -}}
 
 {{- define "daily-report.image" -}}

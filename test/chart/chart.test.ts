@@ -1,0 +1,228 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { PERMANENT_EXIT_CODES } from '../../src/errors.ts';
+import { CHART_DIR, SCENARIOS, envOf, helm, only, renderChart, scenarioFile, workerContainer, type K8sObject } from '../support/helm-chart.ts';
+
+const HELM = () => inject('kubeTools').helm;
+const render = (...args: string[]) => renderChart(HELM(), args);
+const podSpec = (cronJob: K8sObject) => cronJob.spec.jobTemplate.spec.template.spec;
+
+describe('the chart with its own defaults', () => {
+  it('passes helm lint --strict for every CI scenario', async () => {
+    for (const scenario of SCENARIOS) {
+      const result = await helm(HELM(), ['lint', '--strict', CHART_DIR, '-f', scenarioFile(scenario)]);
+      expect(result.ok, `${scenario}: ${result.stderr}${result.stdout}`).toBe(true);
+    }
+  });
+
+  it('schedules the report at 01:00 in Etc/UTC, one run at a time, with the same zone given to the worker', async () => {
+    const cronJob = only((await render()).objects, 'CronJob');
+    expect(cronJob.spec).toMatchObject({
+      schedule: '0 1 * * *',
+      timeZone: 'Etc/UTC',
+      concurrencyPolicy: 'Forbid',
+      startingDeadlineSeconds: 21_600,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+      suspend: false,
+    });
+    expect(envOf(workerContainer(cronJob)).REPORT_TIMEZONE).toBe('Etc/UTC');
+    const zoned = only((await render('--set', 'timeZone=America/Sao_Paulo')).objects, 'CronJob');
+    expect(zoned.spec.timeZone).toBe('America/Sao_Paulo');
+    expect(envOf(workerContainer(zoned)).REPORT_TIMEZONE).toBe('America/Sao_Paulo');
+  });
+
+  it("fails the Job at once on the product's permanent exit codes and ignores disruptions", async () => {
+    const job = only((await render()).objects, 'CronJob').spec.jobTemplate.spec;
+    expect(job.backoffLimit).toBe(3);
+    expect(job.activeDeadlineSeconds).toBeGreaterThan(0);
+    expect(job).not.toHaveProperty('ttlSecondsAfterFinished');
+    expect(job.template.spec.restartPolicy).toBe('Never');
+    const [failJob, ignore] = job.podFailurePolicy.rules;
+    expect(failJob).toEqual({ action: 'FailJob', onExitCodes: { containerName: 'daily-report', operator: 'In', values: [...PERMANENT_EXIT_CODES] } });
+    expect(ignore).toEqual({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget' }] });
+    expect(job.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(15);
+  });
+
+  it('runs as non-root with Pod Security Standards "restricted" settings and no writable volume', async () => {
+    const spec = podSpec(only((await render()).objects, 'CronJob'));
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(spec.securityContext.runAsUser).toBeGreaterThan(0);
+    const container = spec.containers[0];
+    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    expect(spec.volumes.every((v: any) => v.configMap || v.secret)).toBe(true);
+    expect(container.volumeMounts.every((m: any) => m.readOnly === true)).toBe(true);
+    expect(spec.automountServiceAccountToken).toBe(false);
+  });
+
+  it('mounts the shipped query from a ConfigMap, identical to sql/report.sql, with a checksum that follows it', async () => {
+    const { objects } = await render();
+    const shipped = readFileSync(resolve(CHART_DIR, '../../sql/report.sql'), 'utf8');
+    expect(readFileSync(resolve(CHART_DIR, 'files/report.sql'), 'utf8')).toBe(shipped);
+    const configMap = objects.find((o) => o.kind === 'ConfigMap')!;
+    expect(configMap.data['report.sql'].trim()).toBe(shipped.trim());
+    const cronJob = only(objects, 'CronJob');
+    expect(envOf(workerContainer(cronJob)).REPORT_SQL_FILE).toBe('/etc/daily-report/sql/report.sql');
+    const changed = only((await render('--set', 'report.sql=SELECT 1')).objects, 'CronJob');
+    const checksum = (c: K8sObject) => c.spec.jobTemplate.spec.template.metadata.annotations['checksum/sql'];
+    expect(checksum(changed)).toMatch(/^[0-9a-f]{64}$/);
+    expect(checksum(changed)).not.toBe(checksum(cronJob));
+  });
+
+  it('follows the package version and truncates names to the CronJob limit of 52 characters', async () => {
+    const chart = readFileSync(resolve(CHART_DIR, 'Chart.yaml'), 'utf8');
+    const { version } = JSON.parse(readFileSync(resolve(CHART_DIR, '../../package.json'), 'utf8'));
+    expect(chart).toContain(`\nversion: ${version}\n`);
+    expect(chart).toContain(`\nappVersion: "${version}"\n`);
+    // 53 characters: the longest release name helm accepts.
+    const release = `release-${'x'.repeat(45)}`;
+    const { objects } = await renderChart(HELM(), [], release);
+    const cronJob = only(objects, 'CronJob');
+    expect(cronJob.metadata.name).toBe(`${release}-daily-report`.slice(0, 52));
+    for (const object of objects) expect(object.metadata.name.length, `${object.kind} ${object.metadata.name}`).toBeLessThanOrEqual(52);
+  });
+});
+
+describe('credentials', () => {
+  const SECRETS = { password: 'pw-7f3c-NEVER-IN-ENV', azure: 'DefaultEndpointsProtocol=https;AccountKey=azkey-9d1e-NEVER', aws: '[default]\naws_secret_access_key=aws-5b2a-NEVER' };
+
+  it('reach the worker only as 0400 files from the Secret; no secret value is rendered anywhere else', async () => {
+    for (const provider of ['s3', 'azure']) {
+      const { objects } = await render(
+        '--set', `storage.provider=${provider}`,
+        '--set', `credentials.values.password=${SECRETS.password}`,
+        '--set', `credentials.values.azureConnectionString=${SECRETS.azure}`,
+        '--set', 'credentials.keys.awsCredentials=aws-credentials',
+        '--set-string', `credentials.values.awsCredentials=${SECRETS.aws}`,
+      );
+      const nonSecret = JSON.stringify(objects.filter((o) => o.kind !== 'Secret'));
+      for (const value of Object.values(SECRETS)) expect(nonSecret).not.toContain(value);
+      const secret = only(objects, 'Secret');
+      const decoded = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+      expect(decoded.password).toBe(SECRETS.password);
+
+      const cronJob = only(objects, 'CronJob');
+      const env = envOf(workerContainer(cronJob));
+      expect(env.PGPASSWORD).toBeUndefined();
+      expect(env.PGPASSWORD_FILE).toBe('/var/run/secrets/daily-report/password');
+      const volume = podSpec(cronJob).volumes.find((v: any) => v.name === 'credentials');
+      expect(volume.secret.defaultMode).toBe(0o400);
+      expect(volume.secret.secretName).toBe(secret.metadata.name);
+      if (provider === 'azure') {
+        expect(env.AZURE_STORAGE_CONNECTION_STRING_FILE).toBe('/var/run/secrets/daily-report/azure-storage-connection-string');
+        expect(decoded['azure-storage-connection-string']).toBe(SECRETS.azure);
+        expect(env.AWS_SHARED_CREDENTIALS_FILE).toBeUndefined();
+      } else {
+        expect(env.AWS_SHARED_CREDENTIALS_FILE).toBe('/var/run/secrets/daily-report/aws-credentials');
+        expect(decoded['aws-credentials']).toBe(SECRETS.aws);
+        expect(env.AZURE_STORAGE_CONNECTION_STRING_FILE).toBeUndefined();
+      }
+      // Only keys the configuration uses are projected: an existing Secret need not hold the others.
+      expect(volume.secret.items.map((i: any) => i.key).sort()).toEqual(Object.keys(decoded).sort());
+    }
+  });
+
+  it('come from an existing Secret with configurable key names, and then the chart creates none', async () => {
+    const { objects } = await render('-f', scenarioFile('s3-irsa-kms'), '--set', 'credentials.keys.user=db-user');
+    expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
+    const cronJob = only(objects, 'CronJob');
+    const env = envOf(workerContainer(cronJob));
+    expect(env.PGPASSWORD_FILE).toBe('/var/run/secrets/daily-report/db-password');
+    expect(env.PGUSER_FILE).toBe('/var/run/secrets/daily-report/db-user');
+    expect(env.PGUSER).toBeUndefined();
+    const volume = podSpec(cronJob).volumes.find((v: any) => v.name === 'credentials');
+    expect(volume.secret).toMatchObject({ secretName: 'daily-report-db', items: [{ key: 'db-password', path: 'db-password' }, { key: 'db-user', path: 'db-user' }] });
+  });
+
+  it('no environment variable that looks secret carries a literal value in any scenario', async () => {
+    for (const scenario of SCENARIOS) {
+      const { objects } = await render('-f', scenarioFile(scenario));
+      for (const variable of workerContainer(only(objects, 'CronJob')).env) {
+        if (/PASSWORD|SECRET|TOKEN|CONNECTION_STRING|CREDENTIALS|ACCOUNT_KEY/.test(variable.name)) {
+          expect(variable.name, `${scenario}: ${variable.name} must be a *_FILE path`).toMatch(/_FILE$/);
+          expect(variable.value).toMatch(/^\/var\/run\/secrets\/daily-report\//);
+        }
+      }
+      expect(objects.filter((o) => o.kind === 'ConfigMap').every((c) => !/password|secret/i.test(Object.keys(c.data).join()))).toBe(true);
+    }
+  });
+});
+
+describe('scenarios', () => {
+  it('S3 on EKS: IRSA on the ServiceAccount, SSE-KMS, verify-full against a mounted CA, a NetworkPolicy', async () => {
+    const { objects } = await render('-f', scenarioFile('s3-irsa-kms'));
+    expect(only(objects, 'ServiceAccount').metadata.annotations).toEqual({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/daily-report' });
+    const cronJob = only(objects, 'CronJob');
+    const env = envOf(workerContainer(cronJob));
+    expect(env).toMatchObject({
+      STORAGE_PROVIDER: 's3',
+      S3_BUCKET: 'bucket-relatorios-aplicacao',
+      S3_PREFIX: 'reports/',
+      AWS_REGION: 'sa-east-1',
+      S3_SSE: 'aws:kms',
+      S3_SSE_KMS_KEY_ID: 'arn:aws:kms:sa-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      S3_CHECKSUM_ALGORITHM: 'CRC32C',
+      PGSSLMODE: 'verify-full',
+      PGSSLROOTCERT: '/etc/daily-report/db-ca/ca.crt',
+      REPORT_TIMEZONE: 'America/Sao_Paulo',
+      REPORT_IF_EXISTS: 'fail',
+    });
+    expect(podSpec(cronJob).volumes.find((v: any) => v.name === 'db-ca').configMap).toMatchObject({ name: 'app-db-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+    const policy = only(objects, 'NetworkPolicy');
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.egress.map((rule: any) => rule.ports.map((p: any) => p.port))).toEqual([[53, 53], [5432], [443]]);
+    expect(objects.some((o) => o.kind === 'Role')).toBe(false);
+  });
+
+  it('Azure with workload identity: the pod label, the client-id annotation, no storage secret', async () => {
+    const { objects } = await render('-f', scenarioFile('azure-workload-identity'));
+    const cronJob = only(objects, 'CronJob');
+    expect(cronJob.spec.jobTemplate.spec.template.metadata.labels['azure.workload.identity/use']).toBe('true');
+    expect(only(objects, 'ServiceAccount').metadata.annotations).toEqual({ 'azure.workload.identity/client-id': '00000000-1111-2222-3333-444444444444' });
+    const env = envOf(workerContainer(cronJob));
+    expect(env).toMatchObject({
+      STORAGE_PROVIDER: 'azure',
+      AZURE_STORAGE_ACCOUNT_URL: 'https://reportsacct.blob.core.windows.net',
+      AZURE_STORAGE_CONTAINER: 'relatorios',
+      AZURE_ENCRYPTION_SCOPE: 'reports-cmk',
+    });
+    expect(env.AZURE_STORAGE_CONNECTION_STRING_FILE).toBeUndefined();
+    expect(Object.keys(env).some((name) => name.startsWith('S3_'))).toBe(false);
+  });
+
+  it('alerts on: the token is mounted and a Role grants exactly get on jobs and create on events', async () => {
+    const { objects } = await render('-f', scenarioFile('alerts'));
+    const cronJob = only(objects, 'CronJob');
+    expect(podSpec(cronJob).automountServiceAccountToken).toBe(true);
+    expect(only(objects, 'Role').rules).toEqual([
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+    ]);
+    const binding = only(objects, 'RoleBinding');
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: only(objects, 'ServiceAccount').metadata.name, namespace: 'default' }]);
+    expect(envOf(workerContainer(cronJob)).JOB_NAME).toEqual({ fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } });
+    expect(envOf(workerContainer(cronJob)).REPORT_KEY_TEMPLATE).toBe('{YYYY}/{MM}/relatorio_{YYYYMMDD}.csv');
+  });
+});
+
+describe('bad values fail at install with the schema naming what is wrong', () => {
+  const rejects = async (args: string[], message: RegExp) => {
+    const result = await helm(HELM(), ['template', 'r', CHART_DIR, ...args]);
+    expect(result.ok).toBe(false);
+    expect(result.stderr).toMatch(message);
+  };
+
+  it('an unknown key (a typo) is rejected', () => rejects(['--set', 'schedul=0 2 * * *'], /additional properties 'schedul' not allowed/));
+  it('a nested unknown key is rejected', () => rejects(['--set', 'storage.s3.bukcet=x'], /at '\/storage\/s3'.*additional properties 'bukcet' not allowed/));
+  it('a wrong type is rejected', () => rejects(['--set', 'job.backoffLimit=three'], /at '\/job\/backoffLimit': got string, want integer/));
+  it('a bad schedule is rejected', () => rejects(['--set', 'schedule=0 1 * *'], /at '\/schedule': '0 1 \* \*' does not match pattern/));
+  it('a time zone in the schedule is rejected', () => rejects(['--set', 'schedule=CRON_TZ=UTC 0 1 * * *'], /at '\/schedule'/));
+  it('an unknown provider is rejected', () => rejects(['--set', 'storage.provider=gcs'], /at '\/storage\/provider': value must be one of 's3', 'azure'/));
+  it('a KMS key without aws:kms is rejected', () => rejects(['--set', 'storage.s3.kmsKeyId=k'], /at '\/storage\/s3\/sse': value must be 'aws:kms'/));
+  it('workload identity without an account URL is rejected', () =>
+    rejects(['--set', 'storage.provider=azure', '--set', 'storage.azure.workloadIdentity.enabled=true'], /at '\/storage\/azure\/accountUrl': minLength: got 0, want 1/));
+  it('Azure with neither an existing Secret nor a connection string names the value to set', () =>
+    rejects(['--set', 'storage.provider=azure'], /at '\/credentials\/values\/azureConnectionString': minLength: got 0, want 1/));
+});
