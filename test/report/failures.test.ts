@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, expectNoSecrets, filesIn, queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
-import { freePort } from '../support/postgres-server.ts';
+import { freePort } from '../support/child-processes.ts';
 import { createTestDatabase, sql, READER_PASSWORD, type TestDatabase } from '../support/test-database.ts';
 
 const REPORT_DATE = ['--date', '2024-10-05'];

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './postgres-server.ts';
+import { freePort, stopChild } from './child-processes.ts';
 
 /**
  * Pinned: the S3-protocol server the S3 tests run against (moto in server mode). Without the
@@ -70,12 +70,4 @@ async function waitFor(child: ChildProcess, ready: () => Promise<boolean>, name:
   }
   child.kill('SIGKILL');
   throw new Error(`${name} did not start within 30 s: ${stderr.slice(-1000)}`);
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }

@@ -1,0 +1,129 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { PERMANENT_EXIT_CODES } from '../../src/errors.ts';
+import { CHART_DIR, SCENARIOS, scenarioFile, type Scenario } from '../support/helm-chart.ts';
+import { clusterEnv, helmInCluster, kubectl, kubectlJson } from '../support/kubectl.ts';
+
+const cluster = inject('cluster');
+const RELEASE = 'daily-report';
+const namespaceOf = (scenario: Scenario) => `dr-${scenario}`;
+
+/** What each scenario expects to exist before install: the Secrets and ConfigMaps an operator creates. */
+const PREREQUISITES: Record<Scenario, string[][]> = {
+  defaults: [],
+  's3-irsa-kms': [
+    ['create', 'secret', 'generic', 'daily-report-db', '--from-literal=db-password=not-a-real-password'],
+    ['create', 'configmap', 'app-db-ca', '--from-literal=ca.crt=-----BEGIN CERTIFICATE-----'],
+  ],
+  'azure-workload-identity': [['create', 'secret', 'generic', 'daily-report-db', '--from-literal=password=not-a-real-password']],
+  alerts: [
+    ['create', 'secret', 'generic', 'daily-report-secrets', '--from-literal=password=p', '--from-literal=azure-storage-connection-string=UseDevelopmentStorage=true'],
+  ],
+};
+
+describe.skipIf(!('kubeconfig' in cluster))('the chart on a real kube-apiserver', () => {
+  beforeAll(async () => {
+    for (const scenario of SCENARIOS) {
+      const namespace = namespaceOf(scenario);
+      await kubectl(['create', 'namespace', namespace]);
+      // Pods in these namespaces must pass Pod Security "restricted", enforced by the API server's admission.
+      await kubectl(['label', 'namespace', namespace, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=latest']);
+      for (const command of PREREQUISITES[scenario]) await kubectl([...command, '-n', namespace]);
+    }
+  });
+
+  it.each(SCENARIOS)('helm install of the %s scenario is accepted, with every object validated by the server', async (scenario) => {
+    const namespace = namespaceOf(scenario);
+    const result = await helmInCluster(['install', RELEASE, CHART_DIR, '-n', namespace, '-f', scenarioFile(scenario)]);
+    expect(result.ok, result.stderr).toBe(true);
+    const cronJob = await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace]);
+    expect(cronJob.spec).toMatchObject({ schedule: '0 1 * * *', concurrencyPolicy: 'Forbid' });
+    expect(cronJob.spec.timeZone).toBe(scenario === 's3-irsa-kms' ? 'America/Sao_Paulo' : 'Etc/UTC');
+    // What the server stored is what the chart meant: the failure policy survived validation and defaulting.
+    expect(cronJob.spec.jobTemplate.spec.podFailurePolicy.rules[0].onExitCodes.values).toEqual([...PERMANENT_EXIT_CODES]);
+    const notes = await helmInCluster(['get', 'notes', RELEASE, '-n', namespace]);
+    expect(notes.stdout).toContain(`kubectl -n ${namespace} create job --from=cronjob/${RELEASE}`);
+  });
+
+  it('the pod a Job would start passes Pod Security "restricted" enforcement (and a weakened one is refused)', async () => {
+    for (const scenario of SCENARIOS) {
+      const namespace = namespaceOf(scenario);
+      const cronJob = await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace]);
+      const template = cronJob.spec.jobTemplate.spec.template;
+      const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pss-check', namespace, labels: template.metadata.labels }, spec: template.spec };
+      await kubectl(['create', '-f', '-'], JSON.stringify(pod));
+      await kubectl(['delete', 'pod', 'pss-check', '-n', namespace, '--wait=false']);
+    }
+    const cronJob = await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespaceOf('defaults')]);
+    const spec = structuredClone(cronJob.spec.jobTemplate.spec.template.spec);
+    spec.containers[0].securityContext.allowPrivilegeEscalation = true;
+    const weakened = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'pss-weakened', namespace: namespaceOf('defaults') }, spec };
+    await expect(kubectl(['create', '-f', '-'], JSON.stringify(weakened))).rejects.toThrow(/violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false/);
+  });
+
+  it('kubectl create job --from=cronjob/... creates a Job the server accepts, with the env and mounts intact', async () => {
+    const namespace = namespaceOf('s3-irsa-kms');
+    await kubectl(['create', 'job', '--from=cronjob/daily-report', 'daily-report-manual-1', '-n', namespace]);
+    const [job, cronJob] = await Promise.all([
+      kubectlJson(['get', 'job', 'daily-report-manual-1', '-n', namespace]),
+      kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace]),
+    ]);
+    expect(job.metadata.annotations['cronjob.kubernetes.io/instantiate']).toBe('manual');
+    expect(job.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'CronJob', name: RELEASE, uid: cronJob.metadata.uid })]);
+    const [worker] = job.spec.template.spec.containers;
+    const [templateWorker] = cronJob.spec.jobTemplate.spec.template.spec.containers;
+    expect(worker.env).toEqual(templateWorker.env);
+    expect(worker.volumeMounts).toEqual(templateWorker.volumeMounts);
+    expect(job.spec.template.spec.volumes).toEqual(cronJob.spec.jobTemplate.spec.template.spec.volumes);
+    expect(job.spec.podFailurePolicy).toEqual(cronJob.spec.jobTemplate.spec.podFailurePolicy);
+  });
+
+  it("the dated-rerun pipeline printed in NOTES.txt creates a Job whose worker has REPORT_DATE set", async () => {
+    const namespace = namespaceOf('defaults');
+    const notes = (await helmInCluster(['get', 'notes', RELEASE, '-n', namespace])).stdout;
+    // The lines after "Rerun a given date", with their backslash continuations: run exactly what users copy.
+    const block = notes.split('\n\n').find((paragraph) => paragraph.startsWith('Rerun a given date'))!;
+    const command = block.split('\n').slice(1).join('\n').replace(/\\\n\s*/g, ' ').trim();
+    expect(command).toMatch(/REPORT_DATE=2024-10-05/);
+    await promisify(execFile)('bash', ['-o', 'pipefail', '-c', command], { env: { ...process.env, ...clusterEnv() } });
+    const job = await kubectlJson(['get', 'job', 'daily-report-20241005', '-n', namespace]);
+    const env = Object.fromEntries(job.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+    expect(env.REPORT_DATE).toBe('2024-10-05');
+    expect(env.REPORT_TIMEZONE).toBe('Etc/UTC');
+    expect(job.metadata.ownerReferences[0].kind).toBe('CronJob');
+  });
+
+  it("with alerts on, the worker's ServiceAccount may get Jobs and create Events in its namespace, and nothing else", async () => {
+    const namespace = namespaceOf('alerts');
+    const serviceAccount = (ns: string) => `system:serviceaccount:${ns}:${RELEASE}`;
+    // `kubectl auth can-i` exits 0 for yes and 1 for no: the API server's SubjectAccessReview decides.
+    const canI = (ns: string, as: string, ...args: string[]) => kubectl(['auth', 'can-i', ...args, '-n', ns, `--as=${as}`]).then(() => true, () => false);
+    const worker = serviceAccount(namespace);
+    expect(await canI(namespace, worker, 'get', 'jobs.batch')).toBe(true);
+    expect(await canI(namespace, worker, 'create', 'events')).toBe(true);
+    expect(await canI(namespace, worker, 'list', 'jobs.batch')).toBe(false);
+    expect(await canI(namespace, worker, 'delete', 'jobs.batch')).toBe(false);
+    expect(await canI(namespace, worker, 'get', 'secrets')).toBe(false);
+    expect(await canI(namespace, worker, 'create', 'pods')).toBe(false);
+    expect(await canI('default', worker, 'get', 'jobs.batch')).toBe(false);
+    // Without alerts there is no Role at all.
+    expect(await canI(namespaceOf('defaults'), serviceAccount(namespaceOf('defaults')), 'get', 'jobs.batch')).toBe(false);
+  });
+
+  it('helm upgrade moves an installed release to new values; a changed query shows in the pod template', async () => {
+    const namespace = namespaceOf('defaults');
+    const before = await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace]);
+    const result = await helmInCluster(['upgrade', RELEASE, CHART_DIR, '-n', namespace, '--set', 'timeZone=America/Sao_Paulo', '--set', 'report.sql=SELECT 1', '--set', 'suspend=true']);
+    expect(result.ok, result.stderr).toBe(true);
+    const after = await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace]);
+    expect(after.spec.timeZone).toBe('America/Sao_Paulo');
+    expect(after.spec.suspend).toBe(true);
+    const checksum = (c: any) => c.spec.jobTemplate.spec.template.metadata.annotations['checksum/sql'];
+    expect(checksum(after)).not.toBe(checksum(before));
+    const sql = await kubectlJson(['get', 'configmap', `${RELEASE}-sql`, '-n', namespace]);
+    expect(sql.data['report.sql'].trim()).toBe('SELECT 1');
+    const history = JSON.parse((await helmInCluster(['history', RELEASE, '-n', namespace, '-o', 'json'])).stdout);
+    expect(history.map((h: any) => h.revision)).toEqual([1, 2]);
+  });
+});
