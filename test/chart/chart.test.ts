@@ -106,16 +106,16 @@ describe('credentials', () => {
       const cronJob = only(objects, 'CronJob');
       const env = envOf(workerContainer(cronJob));
       expect(env.PGPASSWORD).toBeUndefined();
-      expect(env.PGPASSWORD_FILE).toBe('/var/run/secrets/daily-report/password');
+      expect(env.PGPASSWORD_FILE).toBe('/etc/daily-report/credentials/password');
       const volume = podSpec(cronJob).volumes.find((v: any) => v.name === 'credentials');
       expect(volume.secret.defaultMode).toBe(0o400);
       expect(volume.secret.secretName).toBe(secret.metadata.name);
       if (provider === 'azure') {
-        expect(env.AZURE_STORAGE_CONNECTION_STRING_FILE).toBe('/var/run/secrets/daily-report/azure-storage-connection-string');
+        expect(env.AZURE_STORAGE_CONNECTION_STRING_FILE).toBe('/etc/daily-report/credentials/azure-storage-connection-string');
         expect(decoded['azure-storage-connection-string']).toBe(SECRETS.azure);
         expect(env.AWS_SHARED_CREDENTIALS_FILE).toBeUndefined();
       } else {
-        expect(env.AWS_SHARED_CREDENTIALS_FILE).toBe('/var/run/secrets/daily-report/aws-credentials');
+        expect(env.AWS_SHARED_CREDENTIALS_FILE).toBe('/etc/daily-report/credentials/aws-credentials');
         expect(decoded['aws-credentials']).toBe(SECRETS.aws);
         expect(env.AZURE_STORAGE_CONNECTION_STRING_FILE).toBeUndefined();
       }
@@ -129,8 +129,8 @@ describe('credentials', () => {
     expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
     const cronJob = only(objects, 'CronJob');
     const env = envOf(workerContainer(cronJob));
-    expect(env.PGPASSWORD_FILE).toBe('/var/run/secrets/daily-report/db-password');
-    expect(env.PGUSER_FILE).toBe('/var/run/secrets/daily-report/db-user');
+    expect(env.PGPASSWORD_FILE).toBe('/etc/daily-report/credentials/db-password');
+    expect(env.PGUSER_FILE).toBe('/etc/daily-report/credentials/db-user');
     expect(env.PGUSER).toBeUndefined();
     const volume = podSpec(cronJob).volumes.find((v: any) => v.name === 'credentials');
     expect(volume.secret).toMatchObject({ secretName: 'daily-report-db', items: [{ key: 'db-password', path: 'db-password' }, { key: 'db-user', path: 'db-user' }] });
@@ -142,7 +142,7 @@ describe('credentials', () => {
       for (const variable of workerContainer(only(objects, 'CronJob')).env) {
         if (/PASSWORD|SECRET|TOKEN|CONNECTION_STRING|CREDENTIALS|ACCOUNT_KEY/.test(variable.name)) {
           expect(variable.name, `${scenario}: ${variable.name} must be a *_FILE path`).toMatch(/_FILE$/);
-          expect(variable.value).toMatch(/^\/var\/run\/secrets\/daily-report\//);
+          expect(variable.value).toMatch(/^\/etc\/daily-report\/credentials\//);
         }
       }
       expect(objects.filter((o) => o.kind === 'ConfigMap').every((c) => !/password|secret/i.test(Object.keys(c.data).join()))).toBe(true);

@@ -1,16 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, stopChild } from './child-processes.ts';
+import { ensureVenvTool } from './python-tools.ts';
 
 /**
  * Pinned: the S3-protocol server the S3 tests run against (moto in server mode). Without the
  * s3crc32c extra moto silently computes CRC32 where CRC32C is asked for.
  */
 export const MOTO_REQUIREMENT = 'moto[server,s3crc32c]==5.2.5';
-const VENV = fileURLToPath(new URL('../../.cache/moto-venv/', import.meta.url));
-const MOTO_BIN = `${VENV}bin/moto_server`;
-const INSTALLED = `${VENV}installed-requirement`;
 
 export type ServerAvailability = { readonly url: string } | { readonly skipped: string };
 
@@ -19,15 +16,7 @@ export type ServerAvailability = { readonly url: string } | { readonly skipped: 
  * missing. Returns why it could not, so the S3 tier can say it was skipped — and CI can refuse.
  */
 export function ensureMoto(log: (line: string) => void): string | { skipped: string } {
-  if (process.env.MOTO_SERVER) return process.env.MOTO_SERVER;
-  if (existsSync(MOTO_BIN) && existsSync(INSTALLED) && readFileSync(INSTALLED, 'utf8') === MOTO_REQUIREMENT) return MOTO_BIN;
-  log(`installing ${MOTO_REQUIREMENT} into .cache/moto-venv (once per machine)…`);
-  const venv = spawnSync('python3', ['-m', 'venv', VENV], { stdio: 'inherit' });
-  if (venv.status !== 0) return { skipped: 'python3 -m venv failed (is python3 installed?)' };
-  const pip = spawnSync(`${VENV}bin/pip`, ['install', '--quiet', '--disable-pip-version-check', MOTO_REQUIREMENT], { stdio: 'inherit' });
-  if (pip.status !== 0 || !existsSync(MOTO_BIN)) return { skipped: `pip install ${MOTO_REQUIREMENT} failed (is PyPI reachable?)` };
-  writeFileSync(INSTALLED, MOTO_REQUIREMENT);
-  return MOTO_BIN;
+  return process.env.MOTO_SERVER ?? ensureVenvTool(MOTO_REQUIREMENT, 'moto-venv', 'moto_server', log);
 }
 
 export interface RunningServer {
