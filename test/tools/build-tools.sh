@@ -18,7 +18,7 @@ build() { # name module-dir package ldflags
   fi
   echo "$name: building $pkg (cold builds take minutes)"
   local started=$SECONDS
-  (cd "$dir" && go build -trimpath -o "$bin/$name.partial" -ldflags "$ldflags" "$pkg")
+  (cd "$dir" && go build -buildvcs=false -trimpath -o "$bin/$name.partial" -ldflags "$ldflags" "$pkg")
   mv "$bin/$name.partial" "$bin/$name"
   echo "$key" > "$bin/$name.key"
   echo "$name: built in $((SECONDS - started)) s"
