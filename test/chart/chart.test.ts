@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { isMap, parseDocument, type Scalar } from 'yaml';
 import { PERMANENT_EXIT_CODES } from '../../src/errors.ts';
 import { CHART_DIR, SCENARIOS, envOf, helm, only, renderChart, scenarioFile, workerContainer, type K8sObject } from '../support/helm-chart.ts';
 
@@ -82,6 +83,35 @@ describe('the chart with its own defaults', () => {
     const cronJob = only(objects, 'CronJob');
     expect(cronJob.metadata.name).toBe(`${release}-daily-report`.slice(0, 52));
     for (const object of objects) expect(object.metadata.name.length, `${object.kind} ${object.metadata.name}`).toBeLessThanOrEqual(52);
+  });
+});
+
+describe('the chart as a document', () => {
+  it('documents every value in values.yaml with a "# --" comment', () => {
+    const doc = parseDocument(readFileSync(resolve(CHART_DIR, 'values.yaml'), 'utf8'));
+    const undocumented: string[] = [];
+    // The yaml parser attaches a comment above a map's first key to the map (or, at the top, to the document).
+    const documented = (comment: string | null | undefined) => (comment ?? '').split('\n\n').at(-1)!.trimStart().startsWith('-');
+    const walk = (map: unknown, path: string, leading: string | null | undefined) => {
+      if (!isMap(map)) return;
+      map.items.forEach((pair, index) => {
+        const key = `${path}${String((pair.key as Scalar).value)}`;
+        const comment = (pair.key as Scalar).commentBefore ?? (index === 0 ? (map.commentBefore ?? leading) : undefined);
+        // A comment on an object documents it whole (resources, security contexts); otherwise each child needs one.
+        if (documented(comment)) return;
+        if (isMap(pair.value)) walk(pair.value, `${key}.`, undefined);
+        else undocumented.push(key);
+      });
+    };
+    walk(doc.contents, '', doc.commentBefore);
+    expect(undocumented).toEqual([]);
+  });
+
+  it('refuses clusters older than Kubernetes 1.30', async () => {
+    const old = await helm(HELM(), ['template', 'r', CHART_DIR, '--kube-version', '1.29.9']);
+    expect(old.ok).toBe(false);
+    expect(old.stderr).toMatch(/chart requires kubeVersion: >=1.30.0-0 which is incompatible with Kubernetes v1.29.9/);
+    expect((await helm(HELM(), ['template', 'r', CHART_DIR, '--kube-version', '1.30.0'])).ok).toBe(true);
   });
 });
 
