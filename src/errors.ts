@@ -30,7 +30,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export const PERMANENT_EXIT_CODES: readonly ExitCode[] = [ExitCode.invalidInput, ExitCode.badData, ExitCode.accessDenied, ExitCode.alreadyPublished];
 
 /** The phase a failure happened in: logged, and later recorded on spans. */
-export type Phase = 'cli' | 'config' | 'connect' | 'extract' | 'encode' | 'upload' | 'run';
+export type Phase = 'cli' | 'config' | 'connect' | 'extract' | 'encode' | 'upload' | 'run' | 'cluster';
 
 interface ReportErrorOptions {
   phase: Phase;

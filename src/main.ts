@@ -17,7 +17,7 @@ for (const [signal, code] of [['SIGTERM', ExitCode.terminated], ['SIGINT', 130]]
   });
 }
 
-const code = await runCli(process.argv.slice(2), { env: process.env, stdout: process.stdout, signal: controller.signal });
+const code = await runCli(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
 process.exitCode = controller.signal.aborted && code !== ExitCode.ok ? terminatedCode() : code;
 // Everything we opened is closed by now; if a stray handle still holds the loop, do not hang.
 setTimeout(() => process.exit(), 2_000).unref();

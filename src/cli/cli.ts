@@ -2,10 +2,14 @@ import yargs from 'yargs';
 import { ConfigurationIsInvalid, ExitCode, messageOf } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import type { CommandContext } from './command-context.ts';
+import { backfillCommandModule } from './backfill-command.ts';
+import { rerunCommandModule } from './rerun-command.ts';
 import { runCommandModule } from './run-command.ts';
+import { statusCommandModule } from './status-command.ts';
 import { validateCommandModule } from './validate-command.ts';
 
 const EPILOGUE = `Configuration comes from environment variables (see the README); secrets may come from files (X_FILE).
+rerun, backfill and status use the kubeconfig (KUBECONFIG, ~/.kube/config, or the pod's ServiceAccount).
 
 Exit codes:
   0  published, or already published and REPORT_IF_EXISTS=skip
@@ -28,7 +32,10 @@ export async function runCli(args: readonly string[], context: CommandContext, s
       .usage('$0 <command> [options]\n\nThe nightly PostgreSQL → CSV report job.')
       .command(runCommandModule(context, done))
       .command(validateCommandModule(context, done))
-      .demandCommand(1, 'Name a command: run or validate.')
+      .command(rerunCommandModule(context, done))
+      .command(backfillCommandModule(context, done))
+      .command(statusCommandModule(context, done))
+      .demandCommand(1, 'Name a command: run, validate, rerun, backfill or status.')
       .strict()
       .fail((message, error) => {
         throw error ?? new ConfigurationIsInvalid([message], { phase: 'cli' });

@@ -4,6 +4,7 @@ import { PostgresReportSource } from '../extract/postgres-report-source.ts';
 import { validateReport, type Validation } from '../report/validate-report.ts';
 import { withConfig, type CommandContext } from './command-context.ts';
 import { dateOption, type CommandDone } from './options.ts';
+import { formatTable } from './text-table.ts';
 
 export interface ValidateArgs {
   readonly date?: string | undefined;
@@ -22,8 +23,7 @@ export async function validateCommand(args: ValidateArgs, context: CommandContex
 
 export function formatValidation(validation: Validation): string {
   const rows = [['column', 'type', 'written as', 'contract'], ...validation.columns.map((c) => [c.name, c.type, c.kind, c.inContract ? 'ok' : 'unexpected'])];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const table = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const table = formatTable(rows);
   const verdict = validation.violation === undefined ? 'contract: ok' : `contract: VIOLATED — ${validation.violation}`;
   return `database: ${validation.database}\nquery: ${validation.queryFile}\n\n${table}\n\n${verdict}\n`;
 }

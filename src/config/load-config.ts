@@ -5,7 +5,7 @@ import { ConfigurationIsInvalid } from '../errors.ts';
 import { unknownParameterNames, PARAMETER_NAMES } from '../extract/named-parameters.ts';
 import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from '../report/report-key.ts';
 import { isReportDate, isTimezone, processTimezone } from '../report/report-window.ts';
-import type { Config, IfExists, LogFormat, LogLevel, SslMode } from './config.ts';
+import type { Config, IfExists, LogFormat, LogLevel, SslMode, StorageConfig } from './config.ts';
 import { parseDuration } from './duration.ts';
 import { duration, flag, oneOf, wholeNumber } from './schema-helpers.ts';
 import { FILE_VARIABLES, resolveFileVariables, type Env, type ReadTextFile } from './secret-files.ts';
@@ -94,14 +94,7 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
   const resolved = resolveFileVariables(env, options.readTextFile, problems);
 
   const parsed = envSchema.safeParse(resolved);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const name = String(issue.path[0]);
-      const value = resolved[name];
-      const got = value === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(value)})`;
-      problems.push(`${name}: ${issue.message}${got}`);
-    }
-  }
+  schemaProblems(parsed, resolved, problems);
   storageProblems(resolved, problems);
   if (options.date !== undefined && !isReportDate(options.date)) {
     problems.push(`--date: must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(options.date)})`);
@@ -166,6 +159,36 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
     log: { level: e.LOG_LEVEL ?? DEFAULTS.LOG_LEVEL, format: e.LOG_FORMAT ?? DEFAULTS.LOG_FORMAT },
     warnings,
   });
+}
+
+const storageEnvSchema = z.object({ ...storageShape, REPORT_KEY_TEMPLATE: z.string().optional() });
+
+/**
+ * Only where reports are published (storage and key template), for commands that look at the
+ * bucket without running the job (`backfill --missing-only`). Same rules and messages as loadConfig.
+ */
+export function loadStorageConfig(rawEnv: Env, options: Pick<LoadConfigOptions, 'readTextFile'>): { storage: StorageConfig; keyTemplate: string } {
+  const problems: string[] = [];
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== undefined && value !== ''));
+  const resolved = resolveFileVariables(env, options.readTextFile, problems);
+  const parsed = storageEnvSchema.safeParse(resolved);
+  schemaProblems(parsed, resolved, problems);
+  storageProblems(resolved, problems);
+  const keyTemplate = resolved.REPORT_KEY_TEMPLATE ?? DEFAULTS.REPORT_KEY_TEMPLATE;
+  for (const problem of keyTemplateProblems(keyTemplate)) problems.push(`REPORT_KEY_TEMPLATE: ${problem} (got ${JSON.stringify(keyTemplate)})`);
+  if (problems.length > 0 || !parsed.success) throw new ConfigurationIsInvalid(problems);
+  return deepFreeze({ storage: storageConfig(parsed.data), keyTemplate });
+}
+
+/** Schema failures as problems naming the variable; a secret's value is never quoted. */
+function schemaProblems(parsed: z.ZodSafeParseResult<unknown>, resolved: Record<string, string | undefined>, problems: string[]): void {
+  if (parsed.success) return;
+  for (const issue of parsed.error.issues) {
+    const name = String(issue.path[0]);
+    const value = resolved[name];
+    const got = value === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(value)})`;
+    problems.push(`${name}: ${issue.message}${got}`);
+  }
 }
 
 /** The SHA-256 of the query text, recorded with every run so a changed query is visible. */

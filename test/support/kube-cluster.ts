@@ -59,7 +59,9 @@ export async function startKubeCluster(log: (line: string) => void): Promise<Kub
     );
 
     const token = `admin-${Math.random().toString(36).slice(2)}`;
-    writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin,"system:masters"\n`);
+    // A second user with no permissions of its own, for tests of what a missing RBAC rule does.
+    const viewerToken = `viewer-${Math.random().toString(36).slice(2)}`;
+    writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin,"system:masters"\n${viewerToken},viewer,viewer\n`);
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
     writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
@@ -87,7 +89,7 @@ export async function startKubeCluster(log: (line: string) => void): Promise<Kub
     await waitUntilReady(server, token, children, 120_000);
     log(`started kube-apiserver ${apiServerVersion()} on ${server} (etcd on ${etcdUrl})`);
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, kubeconfigFor(server, token, readFileSync(join(dir, 'pki/apiserver.crt'), 'utf8')));
+    writeFileSync(kubeconfig, kubeconfigFor(server, { admin: token, viewer: viewerToken }, readFileSync(join(dir, 'pki/apiserver.crt'), 'utf8')));
     return { server, kubeconfig, stop };
   } catch (error) {
     await stop();
@@ -99,13 +101,20 @@ function apiServerVersion(): string {
   return spawnSync(join(BIN, 'kube-apiserver'), ['--version'], { encoding: 'utf8' }).stdout.trim();
 }
 
-function kubeconfigFor(server: string, token: string, caPem: string): string {
+/** Contexts `test` (cluster admin, the current one) and `viewer` (a user with no RBAC rules). */
+function kubeconfigFor(server: string, tokens: { admin: string; viewer: string }, caPem: string): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'test', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
-    users: [{ name: 'admin', user: { token } }],
-    contexts: [{ name: 'test', context: { cluster: 'test', user: 'admin', namespace: 'default' } }],
+    users: [
+      { name: 'admin', user: { token: tokens.admin } },
+      { name: 'viewer', user: { token: tokens.viewer } },
+    ],
+    contexts: [
+      { name: 'test', context: { cluster: 'test', user: 'admin', namespace: 'default' } },
+      { name: 'viewer', context: { cluster: 'test', user: 'viewer', namespace: 'default' } },
+    ],
     'current-context': 'test',
   });
 }

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import type { Argv, CommandModule } from 'yargs';
+import { loadStorageConfig } from '../config/load-config.ts';
+import { ExitCode } from '../errors.ts';
+import { backfill, type BackfillResult } from '../ops/backfill.ts';
+import { datesBetween } from '../ops/date-range.ts';
+import { reportKey } from '../report/report-key.ts';
+import { manifestKey } from '../report/report-manifest.ts';
+import { createStorage } from '../storage/create-storage.ts';
+import { withCluster, type CommandContext } from './command-context.ts';
+import { clusterOptions, pollIntervalMs, type CommandDone } from './options.ts';
+import { progressReporter } from './progress-reporter.ts';
+import { futureProblems, LATEST_ZONE, randomSuffix, rejectFutureDates, type ClusterArgs } from './rerun-command.ts';
+import { formatTable } from './text-table.ts';
+
+export interface BackfillArgs extends ClusterArgs {
+  readonly from: string;
+  readonly to: string;
+  readonly parallel: number;
+  readonly 'missing-only': boolean;
+  readonly 'max-days': number;
+  readonly yes: boolean;
+}
+
+/** `daily-report backfill --from D1 --to D2`: one Job per date, at most --parallel at once, in date order. */
+export async function backfillCommand(args: BackfillArgs, context: CommandContext): Promise<ExitCode> {
+  const { dates, problems } = datesBetween(args.from, args.to, args['max-days'], args.yes);
+  problems.push(...futureProblems(dates, LATEST_ZONE));
+  if (!Number.isInteger(args.parallel) || args.parallel < 1) problems.push(`--parallel: must be a whole number ≥ 1 (got ${args.parallel})`);
+  const pollMs = pollIntervalMs(args['poll-interval'], problems);
+  return withCluster(context, { ...args, problems }, async (jobs, logger) => {
+    const cronJob = await jobs.cronJob(args.cronjob);
+    rejectFutureDates(dates, cronJob.spec?.timeZone ?? 'Etc/UTC');
+
+    const published = args['missing-only'] ? await publishedDates(dates, context) : new Set<string>();
+    const todo = dates.filter((date) => !published.has(date));
+    logger.info({ dates: dates.length, already_published: published.size, to_run: todo.length, parallel: args.parallel }, 'backfill started');
+
+    const progress = progressReporter(context.stderr);
+    const results = await backfill(jobs, cronJob, todo, {
+      parallel: args.parallel,
+      pollMs,
+      requestedBy: await jobs.whoAmI(),
+      signal: context.signal,
+      random: randomSuffix,
+      onCreated: (job, date) => logger.info({ job, report_date: date }, 'job created'),
+      onProgress: (p) => progress.update(p),
+    }).finally(() => progress.done());
+
+    const byDate = new Map(results.map((r) => [r.date, r]));
+    const all: BackfillResult[] = dates.map((date) => byDate.get(date) ?? { date, job: null, outcome: 'already published', exitCode: null });
+    context.stdout.write(`${formatTable([['DATE', 'JOB', 'OUTCOME', 'EXIT'], ...all.map((r) => [r.date, r.job ?? '-', r.outcome, r.exitCode === null ? '-' : String(r.exitCode)])])}\n`);
+    const failed = all.filter((r) => r.outcome !== 'succeeded' && r.outcome !== 'already published');
+    return failed.length === 0 ? ExitCode.ok : ExitCode.transient;
+  });
+}
+
+/** Dates whose report and manifest are already published, asked of the storage provider the job uses. */
+async function publishedDates(dates: readonly string[], context: CommandContext): Promise<Set<string>> {
+  const { storage: settings, keyTemplate } = loadStorageConfig(context.env, { readTextFile: (path) => readFileSync(path, 'utf8') });
+  const storage = await createStorage(settings);
+  const published = new Set<string>();
+  for (const date of dates) {
+    // The manifest is written last: it is what makes a report published.
+    if (await storage.exists(manifestKey(reportKey(keyTemplate, date)), context.signal)) published.add(date);
+  }
+  return published;
+}
+
+export function backfillCommandModule(context: CommandContext, done: CommandDone): CommandModule<object, BackfillArgs> {
+  return {
+    command: 'backfill',
+    describe: 'Create one Job per report date from --from to --to (both included), at most --parallel at a time',
+    builder: (yargs: Argv) =>
+      clusterOptions(yargs)
+        .option('from', { type: 'string', demandOption: true, describe: 'First report date YYYY-MM-DD' })
+        .option('to', { type: 'string', demandOption: true, describe: 'Last report date YYYY-MM-DD (included)' })
+        .option('parallel', { type: 'number', default: 1, describe: 'Jobs active at once (each reads the production database)' })
+        .option('missing-only', { type: 'boolean', default: false, describe: 'Skip dates already published (asks the storage configured by STORAGE_PROVIDER & co.)' })
+        .option('max-days', { type: 'number', default: 31, describe: 'Refuse longer ranges unless --yes' })
+        .option('yes', { type: 'boolean', default: false, describe: 'Confirm a range longer than --max-days' })
+        .example('$0 backfill --from 2024-10-01 --to 2024-10-07', 'regenerate a week, one day at a time')
+        .example('STORAGE_PROVIDER=s3 AWS_REGION=sa-east-1 $0 backfill --from 2024-09-01 --to 2024-09-30 --missing-only --parallel 2', 'fill the gaps of a month') as unknown as Argv<BackfillArgs>,
+    handler: async (argv) => done(await backfillCommand(argv, context)),
+  };
+}
