@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Argv, CommandModule } from 'yargs';
 import { ConfigurationIsInvalid, ExitCode } from '../errors.ts';
 import { futureDates, reportDateProblems } from '../ops/date-range.ts';
-import { followJob } from '../ops/follow-job.ts';
+import { followJob, sleep } from '../ops/follow-job.ts';
 import { rerunJob } from '../ops/rerun-job.ts';
 import { reportRun, workerExitCode, type ReportRun } from '../ops/report-run.ts';
 import type { ReportJobs } from '../ops/report-jobs.ts';
@@ -40,7 +40,12 @@ export async function rerunCommand(args: RerunArgs, context: CommandContext): Pr
 
     const progress = progressReporter(context.stderr);
     const finished = await followJob(jobs, name, { pollMs, signal: context.signal, onProgress: (p) => progress.update(p) }).finally(() => progress.done());
-    const run = reportRun(finished, timezone, await jobs.jobEvents());
+    let run = reportRun(finished, timezone, await jobs.jobEvents());
+    if (run.state === 'succeeded' && run.key === null) {
+      // Events are written asynchronously; give the worker's one poll interval to show up.
+      await sleep(pollMs, context.signal);
+      run = reportRun(finished, timezone, await jobs.jobEvents());
+    }
     context.stdout.write(`${describeOutcome(run)}\n`);
     return run.state === 'succeeded' ? ExitCode.ok : await failedExitCode(jobs, name);
   });

@@ -22,7 +22,8 @@ export async function statusCommand(args: StatusArgs, context: CommandContext): 
     const timezone = cronJob.spec?.timeZone ?? 'Etc/UTC';
     // Runs of the last N days, whatever date they published: a rerun of last month today is a recent run.
     const since = Date.now() - args.days * 86_400_000;
-    const [owned, events] = await Promise.all([jobs.jobsOf(cronJob), jobs.jobEvents()]);
+    const owned = await jobs.jobsOf(cronJob);
+    const events = await jobs.jobEvents();
     const runs = owned.filter((job) => new Date(job.metadata!.creationTimestamp!).getTime() >= since).map((job) => reportRun(job, timezone, events));
     context.stdout.write(args.output === 'json' ? `${JSON.stringify(runs, null, 2)}\n` : formatRuns(runs, cronJob.metadata!.name!, jobs.namespace));
     return ExitCode.ok;
