@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-import { runCli } from './cli/cli.ts';
+import { parseDuration } from './config/duration.ts';
 import { ExitCode } from './errors.ts';
+import { startTelemetry } from './telemetry/telemetry.ts';
+
+// Telemetry first, before the modules it observes are loaded.
+const telemetry = await startTelemetry(process.env);
+const { runCli } = await import('./cli/cli.ts');
 
 /**
  * Entry point. SIGTERM (what Kubernetes sends on deletion or deadline) aborts the run: the query
@@ -8,6 +13,7 @@ import { ExitCode } from './errors.ts';
  * something refuses to unwind, so the pod never outlives its grace period because of us.
  */
 const TERMINATION_DEADLINE_MS = 10_000;
+const DEFAULT_FLUSH_TIMEOUT_MS = 5_000;
 const controller = new AbortController();
 
 for (const [signal, code] of [['SIGTERM', ExitCode.terminated], ['SIGINT', 130]] as const) {
@@ -19,6 +25,10 @@ for (const [signal, code] of [['SIGTERM', ExitCode.terminated], ['SIGINT', 130]]
 
 const code = await runCli(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
 process.exitCode = controller.signal.aborted && code !== ExitCode.ok ? terminatedCode() : code;
+// Spans and metrics leave before exit — on success, failure and SIGTERM — within a bound, whatever the receiver does.
+const flushed = await telemetry.shutdown(parseDuration(process.env.TELEMETRY_FLUSH_TIMEOUT ?? '') ?? DEFAULT_FLUSH_TIMEOUT_MS);
+// An export cut short by the bound may still hold a socket: exit now rather than wait for it.
+if (!flushed) process.exit();
 // Everything we opened is closed by now; if a stray handle still holds the loop, do not hang.
 setTimeout(() => process.exit(), 2_000).unref();
 

@@ -6,6 +6,8 @@ import type { Env } from '../config/secret-files.ts';
 import { ConfigurationIsInvalid, exitCodeOf, messageOf, type ExitCode } from '../errors.ts';
 import { bootstrapLoggerOptions, createLogger, type Logger } from '../log/logger.ts';
 import { ReportJobs, type ClusterOptions } from '../ops/report-jobs.ts';
+import { SPAN } from '../telemetry/names.ts';
+import { inSpanSync } from '../telemetry/spans.ts';
 
 /** What a command needs from the process, passed in so commands are plain testable functions. */
 export interface CommandContext {
@@ -25,14 +27,16 @@ export async function withConfig(
   context: CommandContext,
   flags: { date?: string | undefined },
   body: (config: Config, logger: Logger) => Promise<ExitCode>,
+  onFailure: (error: unknown) => void = () => undefined,
 ): Promise<ExitCode> {
   const logger = createLogger(bootstrapLoggerOptions(context.env));
   try {
-    const config = loadConfig(context.env, { date: flags.date, readTextFile: (path) => readFileSync(path, 'utf8') });
+    const config = inSpanSync(SPAN.config, {}, () => loadConfig(context.env, { date: flags.date, readTextFile: (path) => readFileSync(path, 'utf8') }));
     for (const warning of config.warnings) logger.warn(warning);
     return await body(config, logger);
   } catch (error) {
     logger.error({ err: error }, messageOf(error));
+    onFailure(error);
     return exitCodeOf(error);
   }
 }

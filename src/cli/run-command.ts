@@ -1,11 +1,15 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { ExitCode } from '../errors.ts';
+import { ExitCode, ReportError } from '../errors.ts';
 import { PostgresReportSource } from '../extract/postgres-report-source.ts';
 import { CONTENT_TYPE, runReport, type DryRunSink } from '../report/run-report.ts';
 import { writeToStream } from '../report/write-to-stream.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import { LocalStorage } from '../storage/local-storage.ts';
+import { ATTR, SPAN } from '../telemetry/names.ts';
+import { recordRunMetrics, type RunOutcome } from '../telemetry/run-metrics.ts';
+import { markFailed, setRunSpan } from '../telemetry/spans.ts';
+import { tracer } from '../telemetry/telemetry.ts';
 import { withConfig, type CommandContext } from './command-context.ts';
 import { dateOption, type CommandDone } from './options.ts';
 
@@ -17,16 +21,38 @@ export interface RunArgs {
 
 /** `daily-report run`: extract, encode and publish one day's report. */
 export async function runCommand(args: RunArgs, context: CommandContext): Promise<ExitCode> {
-  return withConfig(context, args, async (config, logger) => {
-    await runReport({
-      config,
-      source: new PostgresReportSource(config.database, logger),
-      storage: await createStorage(config.storage),
-      logger,
-      signal: context.signal,
-      dryRun: args.dryRun ? dryRunSink(args.out, context) : undefined,
-    });
-    return ExitCode.ok;
+  // One root span per run; every phase is its child, and its status is the run's.
+  return tracer().startActiveSpan(SPAN.run, async (root) => {
+    setRunSpan(root);
+    let outcome: RunOutcome = { outcome: 'failed' };
+    try {
+      const code = await withConfig(
+        context,
+        args,
+        async (config, logger) => {
+          const summary = await runReport({
+            config,
+            source: new PostgresReportSource(config.database, logger),
+            storage: await createStorage(config.storage),
+            logger,
+            signal: context.signal,
+            dryRun: args.dryRun ? dryRunSink(args.out, context) : undefined,
+          });
+          outcome = { outcome: summary.outcome, reportDate: summary.reportDate, rows: summary.rows, bytes: summary.bytes };
+          return ExitCode.ok;
+        },
+        (error) => {
+          markFailed(root, error);
+          outcome = { outcome: 'failed', errorClass: error instanceof ReportError ? error.name : 'UnexpectedError' };
+        },
+      );
+      root.setAttribute(ATTR.exitCode, code);
+      recordRunMetrics(outcome);
+      return code;
+    } finally {
+      root.end();
+      setRunSpan(undefined);
+    }
   });
 }
 

@@ -71,10 +71,12 @@ const envSchema = z.object({
   CSV_ESCAPE_FORMULAS: flag.optional(),
   LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
   LOG_FORMAT: oneOf(['auto', 'json', 'pretty']).optional(),
+  // Read by main (telemetry outlives the configuration); validated here so a typo is reported.
+  TELEMETRY_FLUSH_TIMEOUT: duration('5s').optional(),
 });
 
 const KNOWN_VARIABLES = new Set([...Object.keys(envSchema.shape), ...FILE_VARIABLES.map((name) => `${name}_FILE`)]);
-const OWN_PREFIXES = ['REPORT_', 'CSV_', 'STORAGE_', 'LOCAL_STORAGE_', 'LOG_', 'S3_', 'AZURE_STORAGE_', 'AZURE_ENCRYPTION', 'AZURE_BLOCK', 'AZURE_MAX'];
+const OWN_PREFIXES = ['TELEMETRY_', 'REPORT_', 'CSV_', 'STORAGE_', 'LOCAL_STORAGE_', 'LOG_', 'S3_', 'AZURE_STORAGE_', 'AZURE_ENCRYPTION', 'AZURE_BLOCK', 'AZURE_MAX'];
 
 export interface LoadConfigOptions {
   /** `--date` from the command line; wins over REPORT_DATE. */

@@ -1,3 +1,4 @@
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino from 'pino';
 import pretty from 'pino-pretty';
 import type { LogFormat, LogLevel } from '../config/config.ts';
@@ -28,9 +29,16 @@ export function createLogger(options: LoggerOptions): Logger {
     // Belt and braces: nothing we log carries a password, and this keeps it that way.
     redact: { paths: ['password', '*.password', '*.*.password', 'connectionString', '*.connectionString'], censor: '[redacted]' },
     serializers: { err: serializeError },
+    // The active span's ids on every line, so Grafana can jump from a log line to its trace.
+    mixin: traceIds,
   };
   const destination = human ? pretty({ destination: fd, sync: true, ignore: 'pid,hostname,service' }) : pino.destination({ dest: fd, sync: true });
   return pino(settings, destination);
+}
+
+function traceIds(): Record<string, string> {
+  const span = trace.getActiveSpan()?.spanContext();
+  return span !== undefined && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : {};
 }
 
 /** The log level and format straight from the environment, for logging before the config is valid. */

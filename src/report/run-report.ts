@@ -7,6 +7,8 @@ import { ReportAlreadyPublished, RunWasTerminated } from '../errors.ts';
 import type { ReportSession, ReportSource } from '../extract/report-source.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ReportStorage } from '../storage/report-storage.ts';
+import { ATTR, SPAN } from '../telemetry/names.ts';
+import { inSpan, setRunAttributes, startPhase } from '../telemetry/spans.ts';
 import { VERSION } from '../version.ts';
 import { reportKey } from './report-key.ts';
 import { reportQuery } from './report-query.ts';
@@ -68,6 +70,17 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
   const log = logger.child({ run_id: runId, report_date: reportDate });
   const base = { runId, reportDate, window, key, location };
 
+  setRunAttributes({
+    [ATTR.runId]: runId,
+    [ATTR.reportDate]: reportDate,
+    [ATTR.windowStart]: window.start,
+    [ATTR.windowEnd]: window.end,
+    [ATTR.timezone]: zone,
+    [ATTR.provider]: storage.provider,
+    [ATTR.key]: key,
+    [ATTR.ifExists]: config.report.ifExists,
+    ...storageContainer(config),
+  });
   log.info(
     { window_start: window.start, window_end: window.end, timezone: zone, key, location, provider: storage.provider, if_exists: config.report.ifExists, version: VERSION },
     dryRun ? 'dry run starting: nothing will be published' : 'run starting',
@@ -84,17 +97,19 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     const query = reportQuery(config, window, extractedAt);
     const metadata = { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt, version: VERSION, run_id: runId };
     const opened = performance.now();
-    const session = await source.open(query, signal);
+    const database = databaseAttributes(config);
+    const session = await inSpan(SPAN.connect, { ...database, [ATTR.engine]: query.engine }, () => source.open(query, signal));
     const tally: Tally = { bytes: 0, hash: createHash('sha256') };
     const progress = setInterval(() => logProgress(log, tally, session, opened), config.report.progressIntervalMs).unref();
     try {
       log.info({ phase: 'connect', database: source.label, engine: query.engine, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, 'snapshot open, query described');
-      const body = encodeReport(session, config, tally);
-      if (input.dryRun) {
-        await input.dryRun.write(body, signal);
-      } else {
-        await storage.write(key, body, { signal, ifExists: csvIfExists, contentType: CONTENT_TYPE, metadata });
-      }
+      // The extraction and the upload run at once (the upload pulls the CSV as it is produced): two sibling spans.
+      const body = encodeReport(session, config, tally, startPhase(SPAN.extract, { ...database, [ATTR.engine]: query.engine }));
+      await inSpan(SPAN.upload, { [ATTR.provider]: dryRun ? 'dry-run' : storage.provider, [ATTR.key]: key }, async (span) => {
+        if (input.dryRun) await input.dryRun.write(body, signal);
+        else await storage.write(key, body, { signal, ifExists: csvIfExists, contentType: CONTENT_TYPE, metadata });
+        span.setAttributes({ [ATTR.bytes]: tally.bytes });
+      });
     } finally {
       clearInterval(progress);
       await session.close();
@@ -105,11 +120,14 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     if (!dryRun) {
       const manifest = buildManifest({ key, window, extractedAt, rows: session.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId });
       const manifestStarted = performance.now();
-      await storage.write(manifestKey(key), single(manifestBytes(manifest)), { signal, ifExists: 'overwrite', contentType: MANIFEST_CONTENT_TYPE, metadata });
+      await inSpan(SPAN.manifest, { [ATTR.key]: manifestKey(key) }, () =>
+        storage.write(manifestKey(key), single(manifestBytes(manifest)), { signal, ifExists: 'overwrite', contentType: MANIFEST_CONTENT_TYPE, metadata }),
+      );
       log.info({ phase: 'manifest', location: storage.locate(manifestKey(key)), duration_ms: elapsed(manifestStarted) }, 'manifest published');
     }
     if (session.rows === 0) log.warn({ window_start: window.start, window_end: window.end }, 'no rows in the window: the report has only its header');
     const summary: RunSummary = { ...base, outcome: dryRun ? 'dry-run' : 'published', rows: session.rows, bytes: tally.bytes, sha256, durationMs: elapsed(started) };
+    setRunAttributes({ [ATTR.outcome]: summary.outcome, [ATTR.rows]: summary.rows, [ATTR.bytes]: summary.bytes, [ATTR.sha256]: sha256 });
     log.info(
       { phase: 'summary', outcome: summary.outcome, key, location, window_start: window.start, window_end: window.end, rows: summary.rows, bytes: summary.bytes, sha256, duration_ms: summary.durationMs },
       dryRun ? `dry run done: ${summary.rows} rows` : `report published: ${location} (${summary.rows} rows)`,
@@ -137,15 +155,40 @@ async function publicationState(storage: ReportStorage, key: string, signal: Abo
  * The CSV as byte chunks: the header, then the records. The contract is checked before the first
  * chunk exists, so a query with the wrong columns never writes a byte.
  */
-async function* encodeReport(session: ReportSession, config: Config, tally: Tally): AsyncGenerator<Buffer> {
-  const plan = planColumns(session.columns);
-  const count = (chunk: Buffer) => {
-    tally.bytes += chunk.length;
-    tally.hash.update(chunk);
-    return chunk;
+async function* encodeReport(session: ReportSession, config: Config, tally: Tally, phase: ReturnType<typeof startPhase>): AsyncGenerator<Buffer> {
+  let failure: unknown;
+  try {
+    const plan = planColumns(session.columns);
+    const count = (chunk: Buffer) => {
+      tally.bytes += chunk.length;
+      tally.hash.update(chunk);
+      return chunk;
+    };
+    yield count(Buffer.from(csvHeader(config.csv), 'utf8'));
+    for await (const chunk of session.records(plan, config.csv)) yield count(chunk);
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    phase.span.setAttributes({ [ATTR.rows]: session.rows, [ATTR.bytes]: tally.bytes });
+    phase.end(failure);
+  }
+}
+
+/** Database client attributes (semantic conventions): the query's text, never its parameter values. */
+function databaseAttributes(config: Config) {
+  return {
+    [ATTR.dbSystem]: 'postgresql',
+    [ATTR.dbNamespace]: config.database.database,
+    [ATTR.dbQueryText]: config.report.query.text,
+    [ATTR.serverAddress]: config.database.host,
+    [ATTR.serverPort]: config.database.port,
   };
-  yield count(Buffer.from(csvHeader(config.csv), 'utf8'));
-  for await (const chunk of session.records(plan, config.csv)) yield count(chunk);
+}
+
+function storageContainer(config: Config): Record<string, string> {
+  const storage = config.storage;
+  return { [ATTR.container]: storage.provider === 's3' ? storage.bucket : storage.provider === 'azure' ? storage.container : storage.dir };
 }
 
 function alreadyPublished(input: RunReportInput, base: Omit<RunSummary, 'outcome' | 'rows' | 'bytes' | 'sha256' | 'durationMs'>, started: number, log: Logger): RunSummary {
@@ -153,6 +196,8 @@ function alreadyPublished(input: RunReportInput, base: Omit<RunSummary, 'outcome
     throw new ReportAlreadyPublished(`${base.location} is already published and REPORT_IF_EXISTS=fail`, { phase: 'upload', context: { key: base.key } });
   }
   log.info({ phase: 'summary', outcome: 'skipped', key: base.key, location: base.location }, 'already published: skipped (REPORT_IF_EXISTS=skip)');
+  // Not an error: the run did what REPORT_IF_EXISTS=skip asks.
+  setRunAttributes({ [ATTR.outcome]: 'skipped' });
   return { ...base, outcome: 'skipped', rows: 0, bytes: 0, sha256: '', durationMs: elapsed(started) };
 }
 

@@ -2,7 +2,7 @@
 # Builds the real kube-apiserver and etcd used by the cluster test tier, from the Go modules pinned in
 # test/tools/k8s and test/tools/etcd. Binaries are cached in .tools/bin (ignored by git), keyed by the
 # module files, so a second run on the same machine takes seconds; nothing depends on the cache existing.
-# A cold build takes 8–15 minutes on 2 cores.
+# A cold build takes 8–15 minutes on 2 cores. Also the OpenTelemetry Collector for the telemetry tier.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin="$root/.tools/bin"
@@ -24,9 +24,31 @@ build() { # name module-dir package ldflags
   echo "$name: built in $((SECONDS - started)) s"
 }
 
+# Targets: kube (kube-apiserver, etcd), otelcol; default both.
+targets=${*:-kube otelcol}
+
+if [[ " $targets " == *" kube "* ]]; then
 kube_version=$(sed -n 's#.*k8s.io/kubernetes v\([0-9.]*\)$#\1#p' "$root/test/tools/k8s/go.mod")
 minor=$(echo "$kube_version" | cut -d. -f2)
 # Without the version stamp kube-apiserver reports v0.0.0 and helm's kubeVersion check rejects the chart.
 build kube-apiserver "$root/test/tools/k8s" k8s.io/kubernetes/cmd/kube-apiserver \
   "-s -w -X k8s.io/component-base/version.gitVersion=v${kube_version} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/component-base/version.gitTreeState=clean"
 build etcd "$root/test/tools/etcd" go.etcd.io/etcd/server/v3 "-s -w"
+fi
+
+# The OpenTelemetry Collector (OTLP receiver + file exporter) with the collector's own builder, ocb.
+if [[ " $targets " == *" otelcol "* ]]; then
+ocb_version=$(sed -n 's#.*go.opentelemetry.io/collector/receiver/otlpreceiver \(v[0-9.]*\)#\1#p' "$root/test/tools/otelcol/builder-config.yaml")
+otelcol_key=$(cat "$root/test/tools/otelcol/builder-config.yaml" <(echo "$ocb_version") <(go version) | sha256sum | cut -c1-16)
+if [[ -x "$bin/otelcol-test" && -f "$bin/otelcol-test.key" && "$(cat "$bin/otelcol-test.key")" == "$otelcol_key" ]]; then
+  echo "otelcol-test: cached ($bin/otelcol-test)"
+else
+  started=$SECONDS
+  echo "otelcol-test: building with ocb ${ocb_version} (about 2–5 minutes cold)"
+  GOBIN="$bin" go install "go.opentelemetry.io/collector/cmd/builder@${ocb_version}"
+  (cd "$root/test/tools/otelcol" && "$bin/builder" --config builder-config.yaml)
+  mv "$root/.tools/otelcol-build/otelcol-test" "$bin/otelcol-test"
+  echo "$otelcol_key" > "$bin/otelcol-test.key"
+  echo "otelcol-test: built in $((SECONDS - started)) s"
+fi
+fi

@@ -1,0 +1,49 @@
+/**
+ * Every span, attribute and metric name the job emits, in one place (the README's "Monitoring and
+ * alerts" section lists them). Database attributes follow the OpenTelemetry semantic conventions.
+ */
+
+export const SPAN = {
+  run: 'daily-report.run',
+  config: 'daily-report.config',
+  connect: 'daily-report.connect',
+  extract: 'daily-report.extract',
+  upload: 'daily-report.upload',
+  manifest: 'daily-report.manifest',
+  notify: 'daily-report.notify',
+} as const;
+
+export const ATTR = {
+  reportDate: 'daily_report.report_date',
+  windowStart: 'daily_report.window.start',
+  windowEnd: 'daily_report.window.end',
+  timezone: 'daily_report.timezone',
+  provider: 'daily_report.storage.provider',
+  container: 'daily_report.storage.container',
+  key: 'daily_report.storage.key',
+  rows: 'daily_report.rows',
+  bytes: 'daily_report.bytes',
+  sha256: 'daily_report.sha256',
+  ifExists: 'daily_report.if_exists',
+  outcome: 'daily_report.outcome',
+  engine: 'daily_report.engine',
+  runId: 'daily_report.run_id',
+  errorClass: 'daily_report.error.class',
+  exitCode: 'daily_report.exit_code',
+  phase: 'daily_report.phase',
+  // OpenTelemetry semantic conventions (database client spans).
+  dbSystem: 'db.system.name',
+  dbNamespace: 'db.namespace',
+  dbQueryText: 'db.query.text',
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+  errorType: 'error.type',
+} as const;
+
+export const METRIC = {
+  runs: 'daily_report.runs',
+  rows: 'daily_report.rows',
+  bytes: 'daily_report.bytes',
+  phaseDuration: 'daily_report.phase.duration',
+  lastSuccess: 'daily_report.last_success.timestamp',
+} as const;

@@ -1,0 +1,77 @@
+import { context, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { exitCodeOf, messageOf, ReportError } from '../errors.ts';
+import { ATTR, METRIC } from './names.ts';
+import { meter, tracer } from './telemetry.ts';
+
+/**
+ * Runs `fn` inside a span named `name` (a child of the active one): on failure the span gets status
+ * ERROR, the exception, the error class and the exit code; its duration is recorded per phase.
+ */
+export async function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+  return tracer().startActiveSpan(name, { attributes }, async (span) => {
+    const started = performance.now();
+    try {
+      return await fn(span);
+    } catch (error) {
+      markFailed(span, error);
+      throw error;
+    } finally {
+      endPhase(span, name, started);
+    }
+  });
+}
+
+/** The same for synchronous work (loading the configuration). */
+export function inSpanSync<T>(name: string, attributes: Attributes, fn: (span: Span) => T): T {
+  return tracer().startActiveSpan(name, { attributes }, (span) => {
+    const started = performance.now();
+    try {
+      return fn(span);
+    } catch (error) {
+      markFailed(span, error);
+      throw error;
+    } finally {
+      endPhase(span, name, started);
+    }
+  });
+}
+
+/** A span that outlives the function that starts it (the extraction, which ends when the stream does), as a child of the active span. */
+export function startPhase(name: string, attributes: Attributes): { span: Span; end(error?: unknown): void } {
+  const span = tracer().startSpan(name, { attributes }, context.active());
+  const started = performance.now();
+  return {
+    span,
+    end(error?: unknown) {
+      if (error !== undefined) markFailed(span, error);
+      endPhase(span, name, started);
+    },
+  };
+}
+
+export function markFailed(span: Span, error: unknown): void {
+  // Our errors' messages never hold secrets (they name hosts, keys and variables, not values).
+  span.recordException(error instanceof Error ? error : new Error(messageOf(error)));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+  const errorClass = error instanceof ReportError ? error.name : 'UnexpectedError';
+  span.setAttributes({ [ATTR.errorClass]: errorClass, [ATTR.errorType]: errorClass, [ATTR.exitCode]: exitCodeOf(error) });
+}
+
+/**
+ * Facts about the run (date, key, rows…) go on the root span, `daily-report.run`, wherever in the
+ * pipeline they become known — where the active span is usually a phase. One process runs one run.
+ */
+let runSpan: Span | undefined;
+
+export function setRunSpan(span: Span | undefined): void {
+  runSpan = span;
+}
+
+export function setRunAttributes(attributes: Attributes): void {
+  runSpan?.setAttributes(attributes);
+}
+
+function endPhase(span: Span, name: string, started: number): void {
+  span.end();
+  meter().createHistogram(METRIC.phaseDuration, { unit: 's', description: 'Duration of each phase of a run' }).record((performance.now() - started) / 1000, { [ATTR.phase]: name });
+}
