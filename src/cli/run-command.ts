@@ -2,7 +2,10 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, ReportError } from '../errors.ts';
 import { PostgresReportSource } from '../extract/postgres-report-source.ts';
-import { CONTENT_TYPE, runReport, type DryRunSink } from '../report/run-report.ts';
+import { notify } from '../alerts/notify.ts';
+import { bootstrapLoggerOptions, createLogger } from '../log/logger.ts';
+import { CONTENT_TYPE, runReport, type DryRunSink, type RunSummary } from '../report/run-report.ts';
+import { todayIn } from '../report/report-window.ts';
 import { writeToStream } from '../report/write-to-stream.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import { LocalStorage } from '../storage/local-storage.ts';
@@ -25,12 +28,16 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
   return tracer().startActiveSpan(SPAN.run, async (root) => {
     setRunSpan(root);
     let outcome: RunOutcome = { outcome: 'failed' };
+    let failure: unknown;
+    let reportDate: string | null = args.date ?? context.env.REPORT_DATE ?? null;
+    let summary: RunSummary | undefined;
     try {
       const code = await withConfig(
         context,
         args,
         async (config, logger) => {
-          const summary = await runReport({
+          reportDate = config.report.date ?? todayIn(config.report.timezone, new Date());
+          summary = await runReport({
             config,
             source: new PostgresReportSource(config.database, logger),
             storage: await createStorage(config.storage),
@@ -42,12 +49,30 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
           return ExitCode.ok;
         },
         (error) => {
+          failure = error;
           markFailed(root, error);
           outcome = { outcome: 'failed', errorClass: error instanceof ReportError ? error.name : 'UnexpectedError' };
         },
       );
       root.setAttribute(ATTR.exitCode, code);
       recordRunMetrics(outcome);
+      if (!args.dryRun) {
+        const traceId = root.spanContext().traceId;
+        await notify(
+          {
+            exitCode: code,
+            error: failure,
+            reportDate,
+            key: summary?.key,
+            rows: summary?.rows,
+            bytes: summary?.bytes,
+            skipped: summary?.outcome === 'skipped',
+            traceId: /^0+$/.test(traceId) ? null : traceId,
+          },
+          context.env,
+          createLogger(bootstrapLoggerOptions(context.env)),
+        );
+      }
       return code;
     } finally {
       root.end();

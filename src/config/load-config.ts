@@ -7,6 +7,7 @@ import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from '../report/report-key.
 import { isReportDate, isTimezone, processTimezone } from '../report/report-window.ts';
 import type { Config, IfExists, LogFormat, LogLevel, SslMode, StorageConfig } from './config.ts';
 import { parseDuration } from './duration.ts';
+import { alertShape } from '../alerts/alert-settings.ts';
 import { duration, flag, oneOf, wholeNumber } from './schema-helpers.ts';
 import { FILE_VARIABLES, resolveFileVariables, type Env, type ReadTextFile } from './secret-files.ts';
 import { STORAGE_DEFAULTS, storageConfig, storageProblems, storageShape } from './storage-settings.ts';
@@ -37,7 +38,8 @@ export const DEFAULTS = {
   LOG_FORMAT: 'auto' as LogFormat,
 } as const;
 
-const SECRET_VARIABLES = new Set(['PGPASSWORD', 'AZURE_STORAGE_CONNECTION_STRING']);
+// A webhook URL is a credential too: Slack and Teams put the token in the path.
+const SECRET_VARIABLES = new Set(['PGPASSWORD', 'AZURE_STORAGE_CONNECTION_STRING', 'ALERT_WEBHOOK_URL']);
 const DELIMITERS: Record<string, string> = { ',': ',', ';': ';', '|': '|', '\t': '\t', '\\t': '\t', tab: '\t' };
 
 const envSchema = z.object({
@@ -73,10 +75,12 @@ const envSchema = z.object({
   LOG_FORMAT: oneOf(['auto', 'json', 'pretty']).optional(),
   // Read by main (telemetry outlives the configuration); validated here so a typo is reported.
   TELEMETRY_FLUSH_TIMEOUT: duration('5s').optional(),
+  // Read by the alerts (which must work even when the rest is invalid); validated here too.
+  ...alertShape,
 });
 
 const KNOWN_VARIABLES = new Set([...Object.keys(envSchema.shape), ...FILE_VARIABLES.map((name) => `${name}_FILE`)]);
-const OWN_PREFIXES = ['TELEMETRY_', 'REPORT_', 'CSV_', 'STORAGE_', 'LOCAL_STORAGE_', 'LOG_', 'S3_', 'AZURE_STORAGE_', 'AZURE_ENCRYPTION', 'AZURE_BLOCK', 'AZURE_MAX'];
+const OWN_PREFIXES = ['ALERT_', 'TELEMETRY_', 'REPORT_', 'CSV_', 'STORAGE_', 'LOCAL_STORAGE_', 'LOG_', 'S3_', 'AZURE_STORAGE_', 'AZURE_ENCRYPTION', 'AZURE_BLOCK', 'AZURE_MAX'];
 
 export interface LoadConfigOptions {
   /** `--date` from the command line; wins over REPORT_DATE. */

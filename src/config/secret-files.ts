@@ -5,7 +5,7 @@
  */
 
 /** Settings that may come from files. The PG* set matches what database operators put in Secrets. */
-export const FILE_VARIABLES = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'AZURE_STORAGE_CONNECTION_STRING'] as const;
+export const FILE_VARIABLES = ['PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'AZURE_STORAGE_CONNECTION_STRING', 'ALERT_WEBHOOK_URL'] as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type ReadTextFile = (path: string) => string;

@@ -170,7 +170,7 @@ describe('credentials', () => {
     for (const scenario of SCENARIOS) {
       const { objects } = await render('-f', scenarioFile(scenario));
       for (const variable of workerContainer(only(objects, 'CronJob')).env) {
-        if (/PASSWORD|SECRET|TOKEN|CONNECTION_STRING|CREDENTIALS|ACCOUNT_KEY/.test(variable.name)) {
+        if (/PASSWORD|SECRET|TOKEN|CONNECTION_STRING|CREDENTIALS|ACCOUNT_KEY|WEBHOOK_URL/.test(variable.name)) {
           expect(variable.name, `${scenario}: ${variable.name} must be a *_FILE path`).toMatch(/_FILE$/);
           expect(variable.value).toMatch(/^\/etc\/daily-report\/credentials\//);
         }
@@ -233,7 +233,16 @@ describe('scenarios', () => {
     const binding = only(objects, 'RoleBinding');
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: only(objects, 'ServiceAccount').metadata.name, namespace: 'default' }]);
     expect(envOf(workerContainer(cronJob)).JOB_NAME).toEqual({ fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } });
-    expect(envOf(workerContainer(cronJob)).REPORT_KEY_TEMPLATE).toBe('{YYYY}/{MM}/relatorio_{YYYYMMDD}.csv');
+    expect(envOf(workerContainer(cronJob))).toMatchObject({
+      REPORT_KEY_TEMPLATE: '{YYYY}/{MM}/relatorio_{YYYYMMDD}.csv',
+      ALERT_KUBERNETES_EVENTS: 'true',
+      ALERT_WEBHOOK_URL_FILE: '/etc/daily-report/credentials/alert-webhook-url',
+      ALERT_WEBHOOK_FORMAT: 'slack',
+      CRONJOB_NAME: 'r-daily-report',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.monitoring:4318',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    });
+    expect(envOf(workerContainer(cronJob)).ALERT_WEBHOOK_URL).toBeUndefined();
   });
 });
 

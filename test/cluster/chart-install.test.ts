@@ -18,7 +18,7 @@ const PREREQUISITES: Record<Scenario, string[][]> = {
   ],
   'azure-workload-identity': [['create', 'secret', 'generic', 'daily-report-db', '--from-literal=password=not-a-real-password']],
   alerts: [
-    ['create', 'secret', 'generic', 'daily-report-secrets', '--from-literal=password=p', '--from-literal=azure-storage-connection-string=UseDevelopmentStorage=true'],
+    ['create', 'secret', 'generic', 'daily-report-secrets', '--from-literal=password=p', '--from-literal=azure-storage-connection-string=UseDevelopmentStorage=true', '--from-literal=alert-webhook-url=https://hooks.example.com/T0/B0/x'],
   ],
 };
 

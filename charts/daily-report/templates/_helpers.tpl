@@ -75,6 +75,7 @@ so an existing Secret need not hold the others (a missing key would keep the pod
 {{- if $keys.user }}{{ $files = append $files (list "PGUSER_FILE" $keys.user) }}{{ end -}}
 {{- if and (eq .Values.storage.provider "azure") (not .Values.storage.azure.accountUrl) }}{{ $files = append $files (list "AZURE_STORAGE_CONNECTION_STRING_FILE" $keys.azureConnectionString) }}{{ end -}}
 {{- if and (eq .Values.storage.provider "s3") $keys.awsCredentials }}{{ $files = append $files (list "AWS_SHARED_CREDENTIALS_FILE" $keys.awsCredentials) }}{{ end -}}
+{{- if $keys.alertWebhookUrl }}{{ $files = append $files (list "ALERT_WEBHOOK_URL_FILE" $keys.alertWebhookUrl) }}{{ end -}}
 {{- toJson $files -}}
 {{- end -}}
 
