@@ -1,11 +1,13 @@
 import type { TestProject } from 'vitest/node';
 import { ensureClusterBinaries, startKubeCluster, type ClusterAvailability } from './kube-cluster.ts';
 import { ensureKubeTools, type KubeTools } from './kube-tools.ts';
+import { startPostgres, type PostgresEndpoint } from './postgres-server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     cluster: ClusterAvailability;
     kubeTools: KubeTools;
+    postgres: PostgresEndpoint;
   }
 }
 
@@ -23,7 +25,11 @@ export default async function setup(project: TestProject) {
     project.provide('cluster', { skipped: binaries });
     return;
   }
-  const cluster = await startKubeCluster(log);
+  // PostgreSQL too: the alert tests run the real job as the chart's ServiceAccount.
+  const [cluster, postgres] = await Promise.all([startKubeCluster(log), startPostgres(log)]);
   project.provide('cluster', { kubeconfig: cluster.kubeconfig, server: cluster.server });
-  return () => cluster.stop();
+  project.provide('postgres', postgres.endpoint);
+  return async () => {
+    await Promise.all([cluster.stop(), postgres.stop()]);
+  };
 }
