@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { PERMANENT_EXIT_CODES } from '../../src/errors.ts';
@@ -24,6 +25,8 @@ const PREREQUISITES: Record<Scenario, string[][]> = {
 
 describe.skipIf(!('kubeconfig' in cluster))('the chart on a real kube-apiserver', () => {
   beforeAll(async () => {
+    await kubectl(['apply', '-f', resolve(import.meta.dirname, 'fixtures/prometheusrule-crd.yaml')]);
+    await kubectl(['wait', '--for=condition=Established', 'crd/prometheusrules.monitoring.coreos.com', '--timeout=30s']);
     for (const scenario of SCENARIOS) {
       const namespace = namespaceOf(scenario);
       await kubectl(['create', 'namespace', namespace]);
@@ -42,6 +45,11 @@ describe.skipIf(!('kubeconfig' in cluster))('the chart on a real kube-apiserver'
     expect(cronJob.spec.timeZone).toBe(scenario === 's3-irsa-kms' ? 'America/Sao_Paulo' : 'Etc/UTC');
     // What the server stored is what the chart meant: the failure policy survived validation and defaulting.
     expect(cronJob.spec.jobTemplate.spec.podFailurePolicy.rules[0].onExitCodes.values).toEqual([...PERMANENT_EXIT_CODES]);
+    if (scenario === 'alerts') {
+      const rule = await kubectlJson(['get', 'prometheusrule', RELEASE, '-n', namespace]);
+      expect(rule.metadata.labels.release).toBe('kube-prometheus-stack');
+      expect(rule.spec.groups[0].rules).toHaveLength(4);
+    }
     const notes = await helmInCluster(['get', 'notes', RELEASE, '-n', namespace]);
     expect(notes.stdout).toContain(`kubectl -n ${namespace} create job --from=cronjob/${RELEASE}`);
   });
