@@ -40,10 +40,11 @@ export const ATTR = {
   errorType: 'error.type',
 } as const;
 
+/** In Prometheus (OTLP → Prometheus naming): daily_report_runs_total, daily_report_rows_total, daily_report_written_bytes_total, daily_report_phase_duration_seconds, daily_report_last_success_timestamp_seconds. */
 export const METRIC = {
   runs: 'daily_report.runs',
   rows: 'daily_report.rows',
-  bytes: 'daily_report.bytes',
+  bytes: 'daily_report.written',
   phaseDuration: 'daily_report.phase.duration',
   lastSuccess: 'daily_report.last_success.timestamp',
 } as const;

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { isMap, parseDocument, type Scalar } from 'yaml';
 import { PERMANENT_EXIT_CODES } from '../../src/errors.ts';
+import { METRIC } from '../../src/telemetry/names.ts';
 import { CHART_DIR, SCENARIOS, envOf, helm, only, renderChart, scenarioFile, workerContainer, type K8sObject } from '../support/helm-chart.ts';
 
 const HELM = () => inject('kubeTools').helm;
@@ -243,6 +244,24 @@ describe('scenarios', () => {
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
     });
     expect(envOf(workerContainer(cronJob)).ALERT_WEBHOOK_URL).toBeUndefined();
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  it('is a ConfigMap for the Grafana sidecar whose queries use only metrics the job emits', async () => {
+    expect((await render()).objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard'))).toBe(false);
+    const { objects } = await render('-f', scenarioFile('alerts'));
+    const configMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard'))!;
+    expect(configMap.metadata.labels.grafana_dashboard).toBe('1');
+    const dashboard = JSON.parse(configMap.data['daily-report.json']);
+    expect(dashboard.uid).toBe('daily-report');
+    const exprs = dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr as string));
+    // OTLP → Prometheus names: dots become underscores, then the unit and _total / histogram suffixes.
+    const emitted = Object.values(METRIC).map((name) => name.replaceAll('.', '_'));
+    const used = [...new Set(exprs.flatMap((e: string) => [...e.matchAll(/(daily_report_[a-z_]+)\{/g)].map((m) => m[1]!)))] as string[];
+    expect(used.length).toBeGreaterThan(3);
+    for (const name of used) expect(emitted, name).toContain(name.replace(/_(sum|count|bucket)$/, '').replace(/_total$/, '').replace(/_(bytes|seconds)$/, ''));
+    expect(dashboard.description).toContain('status = error');
   });
 });
 

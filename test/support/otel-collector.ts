@@ -91,7 +91,8 @@ const attributesOf = (list: KeyValue[] | undefined) => Object.fromEntries((list 
 export function received(output: string, testId: string): { spans: ReceivedSpan[]; metrics: ReceivedMetric[] } {
   const spans: ReceivedSpan[] = [];
   const metrics: ReceivedMetric[] = [];
-  const lines = existsSync(output) ? readFileSync(output, 'utf8').split('\n').filter(Boolean) : [];
+  // Only complete lines: the exporter may be writing the last one as we read.
+  const lines = existsSync(output) ? readFileSync(output, 'utf8').split('\n').slice(0, -1).filter(Boolean) : [];
   for (const line of lines) {
     const request = JSON.parse(line);
     for (const rs of request.resourceSpans ?? []) {

@@ -14,12 +14,12 @@ const REPORT_DATE = ['--date', '2024-10-05'];
 const PHASES = [SPAN.config, SPAN.connect, SPAN.extract, SPAN.upload, SPAN.manifest];
 const ERROR = 2; // OTLP status code
 
-/** Waits for the collector's file exporter to write what the run exported. */
+/** Waits for the collector's file exporter to write what the run exported: its root span and its runs metric. */
 async function receivedFor(testId: string, until: (spans: ReceivedSpan[]) => boolean) {
   const output = (collector as { output: string }).output;
   for (let i = 0; i < 100; i++) {
     const got = received(output, testId);
-    if (until(got.spans)) return got;
+    if (until(got.spans) && got.metrics.some((m) => m.name === METRIC.runs)) return got;
     await new Promise((r) => setTimeout(r, 100));
   }
   return received(output, testId);
