@@ -95,13 +95,7 @@ export interface LoadConfigOptions {
  */
 export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
   const problems: string[] = [];
-  // An empty variable means "unset": that is how Helm renders an empty value.
-  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== undefined && value !== ''));
-  const resolved = resolveFileVariables(env, options.readTextFile, problems);
-
-  const parsed = envSchema.safeParse(resolved);
-  schemaProblems(parsed, resolved, problems);
-  storageProblems(resolved, problems);
+  const { resolved, parsed } = parseEnvironment(rawEnv, envSchema, options.readTextFile, problems);
   if (options.date !== undefined && !isReportDate(options.date)) {
     problems.push(`--date: must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(options.date)})`);
   }
@@ -175,21 +169,29 @@ const storageEnvSchema = z.object({ ...storageShape, REPORT_KEY_TEMPLATE: z.stri
  */
 export function loadStorageConfig(rawEnv: Env, options: Pick<LoadConfigOptions, 'readTextFile'>): { storage: StorageConfig; keyTemplate: string } {
   const problems: string[] = [];
-  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== undefined && value !== ''));
-  const resolved = resolveFileVariables(env, options.readTextFile, problems);
-  const parsed = storageEnvSchema.safeParse(resolved);
-  schemaProblems(parsed, resolved, problems);
-  storageProblems(resolved, problems);
+  const { resolved, parsed } = parseEnvironment(rawEnv, storageEnvSchema, options.readTextFile, problems);
   const keyTemplate = resolved.REPORT_KEY_TEMPLATE ?? DEFAULTS.REPORT_KEY_TEMPLATE;
   for (const problem of keyTemplateProblems(keyTemplate)) problems.push(`REPORT_KEY_TEMPLATE: ${problem} (got ${JSON.stringify(keyTemplate)})`);
   if (problems.length > 0 || !parsed.success) throw new ConfigurationIsInvalid(problems);
   return deepFreeze({ storage: storageConfig(parsed.data), keyTemplate });
 }
 
+/**
+ * The environment with `X_FILE`s resolved, checked against `schema` and the storage rules; every
+ * problem appended. An empty variable means "unset": that is how Helm renders an empty value.
+ */
+function parseEnvironment<Schema extends z.ZodType>(rawEnv: Env, schema: Schema, readTextFile: ReadTextFile, problems: string[]) {
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, value]) => value !== undefined && value !== ''));
+  const resolved = resolveFileVariables(env, readTextFile, problems);
+  const parsed = schema.safeParse(resolved);
+  if (!parsed.success) schemaProblems(parsed.error, resolved, problems);
+  storageProblems(resolved, problems);
+  return { resolved, parsed };
+}
+
 /** Schema failures as problems naming the variable; a secret's value is never quoted. */
-function schemaProblems(parsed: z.ZodSafeParseResult<unknown>, resolved: Record<string, string | undefined>, problems: string[]): void {
-  if (parsed.success) return;
-  for (const issue of parsed.error.issues) {
+function schemaProblems(error: z.ZodError, resolved: Record<string, string | undefined>, problems: string[]): void {
+  for (const issue of error.issues) {
     const name = String(issue.path[0]);
     const value = resolved[name];
     const got = value === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(value)})`;
