@@ -62,7 +62,9 @@ export function describeOutcome(run: ReportRun): string {
 
 /** The worker's own exit code when its pod still says it, else 1. */
 export async function failedExitCode(jobs: ReportJobs, job: string): Promise<ExitCode> {
-  return ((workerExitCode(await jobs.podsOf(job)) ?? ExitCode.transient) || ExitCode.transient) as ExitCode;
+  const code = workerExitCode(await jobs.podsOf(job));
+  // A failed Job whose pod says 0 (or no longer exists) still failed.
+  return (code === undefined || code === 0 ? ExitCode.transient : code) as ExitCode;
 }
 
 /** The zone where the day starts first (UTC+14): a date in the future there is in the future everywhere, checked before any I/O. */
