@@ -128,6 +128,15 @@ describe.skipIf(!('endpoint' in collector))('traces and metrics, received by a r
     expect(root.attributes['daily_report.error.class']).toBe('RunWasTerminated');
   });
 
+  it('OTEL_TRACES_SAMPLER=always_off keeps spans home while the run metrics still arrive', async () => {
+    const testId = randomUUID();
+    const result = await runDailyReport(['run', ...REPORT_DATE], { env: { ...db.env, ...otel(testId, { OTEL_TRACES_SAMPLER: 'always_off' }) } });
+    expect(result.code, result.stderr).toBe(0);
+    const { spans, metrics } = await receivedFor(testId, () => true);
+    expect(metrics.find((m) => m.name === METRIC.runs)?.points[0]?.attributes).toEqual({ 'daily_report.outcome': 'published' });
+    expect(spans).toEqual([]);
+  });
+
   it('http/json is honoured as OTEL_EXPORTER_OTLP_PROTOCOL', async () => {
     const testId = randomUUID();
     const result = await runDailyReport(['run', ...REPORT_DATE], { env: { ...db.env, ...otel(testId, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }) } });
