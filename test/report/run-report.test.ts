@@ -146,6 +146,8 @@ describe('daily-report run', () => {
     expect(await readFile(join(empty.outDir, 'relatorio_20241005.csv'), 'utf8')).toBe(`${REPORT_COLUMNS.join(',')}\r\n`);
     expect(result.logs.some((l) => l.level === 'warn' && /no rows/.test(l.msg))).toBe(true);
     expect(summaryOf(result).rows).toBe(0);
+    const manifest = JSON.parse(await readFile(join(empty.outDir, 'relatorio_20241005.csv.manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ rows: 0, key: 'relatorio_20241005.csv' });
   });
 
   it('honours REPORT_IF_EXISTS: overwrite replaces, skip exits 0 without touching the database, fail exits 5', async () => {
