@@ -5,7 +5,6 @@ import { SPAN } from '../telemetry/names.ts';
 import { inSpan } from '../telemetry/spans.ts';
 import { webhookBody, type ReportAlert } from './alert-payload.ts';
 import { alertSettings } from './alert-settings.ts';
-import { isFinalAttempt, OwnJob } from './job-events.ts';
 import { postWebhook } from './webhook.ts';
 
 const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -32,9 +31,11 @@ export async function notify(result: RunResult, env: Readonly<Record<string, str
   if ((settings.webhook === undefined && settings.kubernetes === undefined) || result.skipped) return;
   await inSpan(SPAN.notify, {}, async (span) => {
     const failed = result.exitCode !== ExitCode.ok;
-    const ownJob = settings.kubernetes ? new OwnJob(settings.kubernetes.namespace, settings.kubernetes.job) : undefined;
+    // The Kubernetes client is loaded only when it is used (it weighs ~70 MB of RSS).
+    const kube = settings.kubernetes ? await import('./job-events.ts') : undefined;
+    const ownJob = kube && settings.kubernetes ? new kube.OwnJob(settings.kubernetes.namespace, settings.kubernetes.job) : undefined;
     const job = ownJob ? await ownJob.read().catch((error: unknown) => void logger.warn({ err: error }, 'alerts: cannot read our own Job; alerting as if this were the last attempt')) : undefined;
-    const { attempt, final } = job && failed ? isFinalAttempt(job, result.exitCode, PERMANENT_EXIT_CODES) : { attempt: 1, final: true };
+    const { attempt, final } = kube && job && failed ? kube.isFinalAttempt(job, result.exitCode, PERMANENT_EXIT_CODES) : { attempt: 1, final: true };
     const alert = alertOf(result, attempt, final, settings.kubernetes);
     span.setAttributes({ 'daily_report.alert.event': alert.event, 'daily_report.alert.final': final, 'daily_report.alert.attempt': attempt });
 
