@@ -2,7 +2,8 @@
 # Builds the real kube-apiserver and etcd used by the cluster test tier, from the Go modules pinned in
 # test/tools/k8s and test/tools/etcd. Binaries are cached in .tools/bin (ignored by git), keyed by the
 # module files, so a second run on the same machine takes seconds; nothing depends on the cache existing.
-# A cold build takes 8–15 minutes on 2 cores. Also the OpenTelemetry Collector for the telemetry tier.
+# Measured cold (empty Go module and build caches, 2 cores): kube-apiserver 275 s, etcd 39 s, the OpenTelemetry
+# Collector (built with ocb for the telemetry tests) 75 s.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin="$root/.tools/bin"
