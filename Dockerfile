@@ -27,7 +27,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=secret,id=ca-bundle \
     if [ -s /run/secrets/ca-bundle ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca-bundle; fi; \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
+    # Source maps and type declarations are half of node_modules (142 of 268 MB) and nothing at run time.
+    && find node_modules \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 # --- runtime -------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE}

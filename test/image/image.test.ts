@@ -77,6 +77,8 @@ describe.skipIf(!available)('the container image, built from the Dockerfile with
       expect(existsSync(join(rootfs, path)), path).toBe(false);
     }
     expect(findFiles(rootfs, (name) => name === '.env' || name.endsWith('.pem') || name === 'id_rsa')).toEqual([]);
+    // Declarations and source maps of dependencies are pruned (half of node_modules).
+    expect(findFiles(join(app, 'node_modules'), (name) => name.endsWith('.map') || /\.d\.[cm]?ts$/.test(name))).toEqual([]);
   });
 
   it('runs `daily-report --help`', async () => {
