@@ -154,7 +154,8 @@ describe.each(providers)('daily-report run with STORAGE_PROVIDER=$name', (provid
     expect(await target.leftovers()).toEqual([]);
   });
 
-  it.skipIf(skip)('on SIGTERM mid-upload, aborts the upload and exits 143 within 10 s, leaving nothing', async () => {
+  /** Starts a slow run and resolves once part of its upload is on the server, so a signal strikes mid-upload. */
+  async function slowRunMidUpload() {
     const target = await provider.setup();
     const sqlFile = await queryFile(db.outDir, 'slow', SLOW_ROWS);
     let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
@@ -164,8 +165,13 @@ describe.each(providers)('daily-report run with STORAGE_PROVIDER=$name', (provid
     });
     for (let attempt = 0; attempt < 300 && !(await target.inFlight()); attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await target.inFlight(), 'the upload never got under way').toBe(true);
+    return { target, running, kill: (signal: NodeJS.Signals) => child!.kill(signal) };
+  }
+
+  it.skipIf(skip)('on SIGTERM mid-upload, aborts the upload and exits 143 within 10 s, leaving nothing', async () => {
+    const { target, running, kill } = await slowRunMidUpload();
     const signalled = Date.now();
-    child!.kill('SIGTERM');
+    kill('SIGTERM');
     const result = await running;
     expect(result.code, result.stderr).toBe(143);
     expect(Date.now() - signalled).toBeLessThan(10_000);
@@ -173,16 +179,8 @@ describe.each(providers)('daily-report run with STORAGE_PROVIDER=$name', (provid
   });
 
   it.skipIf(skip)('on SIGKILL mid-upload (nothing can clean up), no object appears under any name', async () => {
-    const target = await provider.setup();
-    const sqlFile = await queryFile(db.outDir, 'slow', SLOW_ROWS);
-    let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
-    const running = runDailyReport(['run', '--date', REPORT_DATE], {
-      env: { ...db.env, ...target.env, REPORT_SQL_FILE: sqlFile, REPORT_FETCH_ROWS: '200' },
-      onSpawn: (spawned) => (child = spawned),
-    });
-    for (let attempt = 0; attempt < 300 && !(await target.inFlight()); attempt++) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(await target.inFlight(), 'the upload never got under way').toBe(true);
-    child!.kill('SIGKILL');
+    const { target, running, kill } = await slowRunMidUpload();
+    kill('SIGKILL');
     const result = await running;
     expect(result.signal).toBe('SIGKILL');
     // An S3 multipart upload stays open (the lifecycle rule aborts it after a day); Azure drops uncommitted blocks after 7 days.
