@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { ConfigurationIsInvalid, ExitCode } from '../errors.ts';
+import { ExitCode } from '../errors.ts';
 import { formatElapsed } from '../ops/follow-job.ts';
 import { reportRun, type ReportRun } from '../ops/report-run.ts';
 import { withCluster, type CommandContext } from './command-context.ts';
@@ -56,10 +56,6 @@ export function statusCommandModule(context: CommandContext, done: CommandDone):
       clusterOptions(yargs)
         .option('days', { type: 'number', default: 7, describe: 'Runs started in the last N days' })
         .option('output', { alias: 'o', choices: ['table', 'json'] as const, default: 'table' as const, describe: 'json: an array of objects for scripts' })
-        .check((argv) => {
-          if (argv.days !== undefined && Number.isNaN(argv.days)) throw new ConfigurationIsInvalid(['--days: must be a number'], { phase: 'cli' });
-          return true;
-        })
         .example('$0 status', 'the last week of runs')
         .example('$0 status --days 30 -o json', 'for scripts') as unknown as Argv<StatusArgs>,
     handler: async (argv) => done(await statusCommand(argv, context)),
