@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 import { parseDuration } from './config/duration.ts';
 import { ExitCode } from './errors.ts';
 import { startTelemetry } from './telemetry/telemetry.ts';

@@ -12,12 +12,12 @@ export async function createStorage(config: StorageConfig): Promise<ReportStorag
     case 'local':
       return new LocalStorage(config.dir);
     case 's3': {
-      const [{ S3Storage }, { s3Client }] = await Promise.all([import('./s3-storage.ts'), import('./storage-clients.ts')]);
+      const [{ S3Storage }, { s3Client }] = await Promise.all([import('./s3-storage.ts'), import('./s3-client.ts')]);
       // Twice the per-request timeout: a part may legitimately use one whole timeout, then retry.
       return new S3Storage(s3Client(config), { ...config, stallTimeoutMs: 2 * config.requestTimeoutMs });
     }
     case 'azure': {
-      const [{ AzureStorage }, { azureServiceClient }] = await Promise.all([import('./azure-storage.ts'), import('./storage-clients.ts')]);
+      const [{ AzureStorage }, { azureServiceClient }] = await Promise.all([import('./azure-storage.ts'), import('./azure-client.ts')]);
       return new AzureStorage(azureServiceClient(config).getContainerClient(config.container), config);
     }
   }

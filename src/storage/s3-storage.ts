@@ -1,11 +1,11 @@
-import { AbortMultipartUploadCommand, HeadObjectCommand, type S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { S3ChecksumAlgorithm } from '../config/config.ts';
 import { TransientFailure } from '../errors.ts';
 import { ObservedBody } from './observed-body.ts';
-import { PartChecksums } from './part-checksums.ts';
 import type { ReportStorage, WriteOptions, WriteResult } from './report-storage.ts';
 import { classifyS3Error } from './s3-errors.ts';
+import { uploadToS3, type S3UploadResult } from './s3-upload.ts';
+import { StallWatchdog } from './stall-watchdog.ts';
 
 export interface S3StorageOptions {
   readonly bucket: string;
@@ -28,8 +28,8 @@ export interface S3StorageOptions {
 }
 
 /**
- * Reports in an S3 bucket. Streams the body through lib-storage's multipart Upload, so
- * extraction, encoding and upload overlap in bounded memory. Nothing is visible under the key
+ * Reports in an S3 bucket. Streams the body into a multipart upload (s3-upload.ts), so
+ * extraction, encoding and upload overlap in fixed memory. Nothing is visible under the key
  * until CompleteMultipartUpload (or the single PutObject of a small report); any failure before
  * that aborts the multipart upload. The SDK client is injected (built in create-storage.ts).
  */
@@ -62,49 +62,46 @@ export class S3Storage implements ReportStorage {
   async write(key: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<WriteResult> {
     const { bucket, sse, kmsKeyId, checksumAlgorithm, partSizeBytes, queueSize } = this.#options;
     const location = this.locate(key);
-    const checksums = checksumAlgorithm === 'NONE' ? undefined : new PartChecksums(checksumAlgorithm, partSizeBytes);
-    const watchdog = new StallWatchdog(this.#options.stallTimeoutMs, location);
-    const observed = new ObservedBody(body, {
-      onChunk: (chunk) => {
-        watchdog.progress();
-        checksums?.update(chunk);
-      },
-    });
-    // Aborting fails the body rather than calling Upload.abort(), whose done() rejects before the
-    // multipart upload is aborted: this way done() itself waits for AbortMultipartUpload.
-    const source = observed.readable(options.signal);
-
-    const params: PutObjectCommandInput = {
-      Bucket: bucket,
-      Key: this.#key(key),
-      Body: source,
-      ContentType: options.contentType,
-      Metadata: { ...options.metadata },
-      // Always sent, so a bucket policy that denies unencrypted puts accepts ours.
-      ServerSideEncryption: sse,
-      ...(sse === 'aws:kms' ? { BucketKeyEnabled: true, ...(kmsKeyId ? { SSEKMSKeyId: kmsKeyId } : {}) } : {}),
-      ...(checksumAlgorithm === 'NONE' ? {} : { ChecksumAlgorithm: checksumAlgorithm }),
-      // A conditional write, not check-then-put: S3 answers 412 if the key exists by the time
-      // PutObject or CompleteMultipartUpload (which lib-storage sends with these params) lands.
-      ...(options.ifExists === 'fail' ? { IfNoneMatch: '*' } : {}),
-    };
-    const upload = new Upload({ client: this.#client, params, partSize: partSizeBytes, queueSize, leavePartsOnError: false });
-    upload.on('httpUploadProgress', () => watchdog.progress());
+    // The watchdog stops the upload through the same signal as a SIGTERM would.
+    const stalled = new AbortController();
+    const watchdog = new StallWatchdog(this.#options.stallTimeoutMs, location, (error) => stalled.abort(error));
+    const signal = AbortSignal.any([options.signal, stalled.signal]);
+    const observed = new ObservedBody(body, { onChunk: () => watchdog.progress() });
+    let uploaded: S3UploadResult;
     try {
-      await Promise.race([upload.done(), watchdog.stalled]);
+      uploaded = await uploadToS3(observed.readable(signal), {
+        client: this.#client,
+        bucket,
+        key: this.#key(key),
+        attributes: {
+          ContentType: options.contentType,
+          Metadata: { ...options.metadata },
+          // Always sent, so a bucket policy that denies unencrypted puts accepts ours.
+          ServerSideEncryption: sse,
+          ...(sse === 'aws:kms' ? { BucketKeyEnabled: true, ...(kmsKeyId ? { SSEKMSKeyId: kmsKeyId } : {}) } : {}),
+        },
+        checksumAlgorithm,
+        // A conditional write, not check-then-put: S3 answers 412 if the key exists by the time
+        // PutObject or CompleteMultipartUpload lands.
+        ifNoneMatch: options.ifExists === 'fail',
+        partSize: partSizeBytes,
+        queueSize,
+        signal,
+        onPartStored: () => watchdog.progress(),
+      });
     } catch (error) {
-      if (error === watchdog.error) void upload.abort();
-      await this.#abortLeftovers(upload, key);
+      // A stall aborts the body too, so it comes first: the body's AbortError would hide it.
+      if (stalled.signal.aborted) throw stalled.signal.reason;
       throw observed.failureOr(() => classifyS3Error(error, 'upload', location));
     } finally {
       watchdog.stop();
     }
-    if (this.#options.verify) await this.#verify(key, observed.bytes, checksums, isMultipart(upload));
+    if (this.#options.verify) await this.#verify(key, uploaded);
     return { location };
   }
 
   /** Size and checksum of what S3 stored, against what we sent. */
-  async #verify(key: string, bytes: number, checksums: PartChecksums | undefined, multipart: boolean): Promise<void> {
+  async #verify(key: string, sent: S3UploadResult): Promise<void> {
     const location = this.locate(key);
     const head = await this.#client
       .send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ChecksumMode: 'ENABLED' }))
@@ -112,64 +109,20 @@ export class S3Storage implements ReportStorage {
         throw classifyS3Error(error, 'HeadObject (verify; set S3_VERIFY=false for a role without s3:GetObject)', location);
       });
     const problems: string[] = [];
-    if (head.ContentLength !== bytes) problems.push(`size ${head.ContentLength} ≠ ${bytes} bytes sent`);
+    if (head.ContentLength !== sent.bytes) problems.push(`size ${head.ContentLength} ≠ ${sent.bytes} bytes sent`);
     const algorithm = this.#options.checksumAlgorithm;
     const reported = algorithm === 'NONE' ? undefined : head[`Checksum${algorithm}`];
-    if (checksums && reported !== undefined) {
-      const expected = checksums.expected(multipart);
+    if (sent.checksum !== undefined && reported !== undefined) {
       // Some S3-compatible servers omit the "-<parts>" suffix of a composite checksum.
-      const matches = reported === expected.value || (multipart && reported === expected.value.replace(/-\d+$/, ''));
-      if (!matches) problems.push(`${algorithm} ${reported} ≠ ${expected.value} computed from the bytes sent`);
+      const matches = reported === sent.checksum || (sent.parts > 0 && reported === sent.checksum.replace(/-\d+$/, ''));
+      if (!matches) problems.push(`${algorithm} ${reported} ≠ ${sent.checksum} computed from the bytes sent`);
     }
     if (problems.length > 0) {
       throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location } });
     }
   }
 
-  /** Backstop: if a multipart upload was created and is still open, abort it (idempotent, bounded). */
-  async #abortLeftovers(upload: Upload, key: string): Promise<void> {
-    const uploadId = (upload as unknown as { uploadId?: string }).uploadId;
-    if (!uploadId) return;
-    const abort = this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#options.bucket, Key: this.#key(key), UploadId: uploadId }), {
-      abortSignal: AbortSignal.timeout(10_000),
-    });
-    await abort.catch(() => undefined); // NoSuchUpload: lib-storage already aborted it; the lifecycle rule covers the rest
-  }
-
   #key(key: string): string {
     return `${this.#options.prefix}${key}`;
   }
-}
-
-/** Rejects `stalled` when `progress()` has not been called for `timeoutMs`. */
-class StallWatchdog {
-  readonly error: TransientFailure;
-  readonly stalled: Promise<never>;
-  #last = performance.now();
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(timeoutMs: number, location: string) {
-    this.error = new TransientFailure(`S3 upload of ${location} made no progress for ${Math.round(timeoutMs / 1000)} s; abandoned so a retry can start afresh`, {
-      phase: 'upload',
-      context: { location },
-    });
-    this.stalled = new Promise<never>((_, reject) => {
-      this.#timer = setInterval(() => {
-        if (performance.now() - this.#last > timeoutMs) reject(this.error);
-      }, Math.min(1_000, timeoutMs / 4));
-    });
-    this.stalled.catch(() => undefined);
-  }
-
-  progress(): void {
-    this.#last = performance.now();
-  }
-
-  stop(): void {
-    clearInterval(this.#timer);
-  }
-}
-
-function isMultipart(upload: Upload): boolean {
-  return (upload as unknown as { isMultiPart: boolean }).isMultiPart;
 }

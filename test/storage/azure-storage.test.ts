@@ -4,7 +4,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AzureStorageConfig } from '../../src/config/config.ts';
 import { AccessWasDenied, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
 import { AzureStorage } from '../../src/storage/azure-storage.ts';
-import { azureServiceClient } from '../../src/storage/storage-clients.ts';
+import { azureServiceClient } from '../../src/storage/azure-client.ts';
 import { FaultProxy } from '../support/fault-proxy.ts';
 import { describeStorageConformance } from './storage-conformance.ts';
 

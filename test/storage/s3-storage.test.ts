@@ -7,11 +7,14 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { crc32 } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { S3StorageConfig } from '../../src/config/config.ts';
-import { AccessWasDenied, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
-import { s3Client } from '../../src/storage/storage-clients.ts';
+import { AccessWasDenied, ConfigurationIsInvalid, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
+import { s3Client } from '../../src/storage/s3-client.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
+import { uploadToS3 } from '../../src/storage/s3-upload.ts';
 import { FaultProxy, s3ErrorBody } from '../support/fault-proxy.ts';
 import { s3TestConfig } from '../support/s3-test-config.ts';
 import { describeStorageConformance } from './storage-conformance.ts';
@@ -129,7 +132,7 @@ describe.skipIf(!available)(title, () => {
     }
   });
 
-  it('sends no checksum headers with S3_CHECKSUM_ALGORITHM=NONE (for servers that reject them)', async () => {
+  it('sends no checksum headers with S3_CHECKSUM_ALGORITHM=NONE (for servers that reject them), and signs the payload instead', async () => {
     const proxy = await FaultProxy.start(available ? server.url : undefined);
     try {
       const { storage } = await s3UnderTest({ endpoint: proxy.url, checksumAlgorithm: 'NONE' });
@@ -137,9 +140,97 @@ describe.skipIf(!available)(title, () => {
       const writes = proxy.requests.filter((r) => r.method === 'PUT' || r.method === 'POST');
       expect(writes.length).toBeGreaterThan(0);
       for (const request of writes) expect(Object.keys(request.headers).filter((h) => h.startsWith('x-amz-checksum'))).toEqual([]);
+      for (const request of writes.filter((r) => r.method === 'PUT')) expect(request.headers['x-amz-content-sha256']).toMatch(/^[0-9a-f]{64}$/);
     } finally {
       await proxy.close();
     }
+  });
+
+  it('sends every part with its own CRC32, which S3 checks, and leaves the payload unsigned rather than hashing it twice', async () => {
+    const proxy = await FaultProxy.start(available ? server.url : undefined);
+    try {
+      const { storage, read } = await s3UnderTest({ endpoint: proxy.url });
+      const data = randomBytes(12 * MiB + 7);
+      await write(storage, 'r.csv', [data.subarray(0, 3 * MiB), data.subarray(3 * MiB)]);
+      const parts = proxy.requests.filter((r) => r.method === 'PUT' && r.url.includes('partNumber='));
+      expect(parts).toHaveLength(3);
+      for (const part of parts) {
+        const number = Number(new URL(part.url, 'http://x').searchParams.get('partNumber'));
+        const bytes = data.subarray((number - 1) * 5 * MiB, number * 5 * MiB);
+        const expected = Buffer.alloc(4);
+        expected.writeUInt32BE(crc32(bytes));
+        expect(part.headers['x-amz-checksum-crc32'], `part ${number}`).toBe(expected.toString('base64'));
+        expect(part.headers['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
+      }
+      expect((await read('r.csv'))!.equals(data)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('sends a body of exactly one part as a single PutObject', async () => {
+    const proxy = await FaultProxy.start(available ? server.url : undefined);
+    try {
+      const { storage, read } = await s3UnderTest({ endpoint: proxy.url });
+      const data = randomBytes(5 * MiB);
+      await write(storage, 'r.csv', [data.subarray(0, MiB), data.subarray(MiB)]);
+      expect(proxy.requests.filter((r) => r.method === 'POST' || r.url.includes('partNumber='))).toEqual([]);
+      expect(proxy.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
+      expect((await read('r.csv'))!.equals(data)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('reads the body no further than part size × (queue size + 1) ahead of what S3 has stored, and uploads queue-size parts at once', async () => {
+    const proxy = await FaultProxy.start(available ? server.url : undefined);
+    try {
+      const { storage, read } = await s3UnderTest({ endpoint: proxy.url, queueSize: 2 });
+      let release!: () => void;
+      proxy.inject({ match: (r) => r.url.includes('partNumber='), fault: { hold: new Promise<void>((resolve) => (release = resolve)) } });
+      const data = randomBytes(40 * MiB);
+      let read_ = 0;
+      async function* counted() {
+        for (let offset = 0; offset < data.length; offset += MiB) {
+          read_ += MiB;
+          yield data.subarray(offset, offset + MiB);
+        }
+      }
+      const writing = storage.write('r.csv', counted(), { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'text/csv', metadata: {} });
+      // Wait until reading stops: the body must be held back while the server holds the parts.
+      for (let last = -1; last !== read_; ) {
+        last = read_;
+        await sleep(300);
+      }
+      // Three part buffers full, the chunk that found no room, and at most one the stream reads ahead.
+      expect(read_).toBeGreaterThanOrEqual(3 * 5 * MiB + MiB);
+      expect(read_).toBeLessThanOrEqual(3 * 5 * MiB + 2 * MiB);
+      expect(proxy.requests.filter((r) => r.url.includes('partNumber='))).toHaveLength(2);
+      release();
+      await writing;
+      expect((await read('r.csv'))!.equals(data)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('refuses a report that needs more parts than S3 allows (exit 2), aborting the upload', async () => {
+    const { settings, direct, listAll } = await s3UnderTest();
+    const failure = uploadToS3(body(randomBytes(11 * MiB)), {
+      client: direct,
+      bucket: settings.bucket,
+      key: 'r.csv',
+      attributes: {},
+      checksumAlgorithm: 'CRC32',
+      ifNoneMatch: false,
+      partSize: 5 * MiB,
+      queueSize: 4,
+      signal: new AbortController().signal,
+      maxParts: 2,
+    });
+    await expect(failure).rejects.toBeInstanceOf(ConfigurationIsInvalid);
+    await expect(failure).rejects.toThrow(/more than 2 parts of 5 MiB.*raise S3_PART_SIZE_MB/);
+    expect(await listAll()).toEqual([]);
   });
 
   it('answers a conditional write on an existing key with ReportAlreadyPublished (412), for multipart too', async () => {

@@ -16,6 +16,8 @@ export type Fault =
   | { readonly reset: true }
   /** Accept the request and never answer (the client's timeout must fire). */
   | { readonly stall: true }
+  /** Forward only once `until` settles, reading nothing of the request before (a busy server). */
+  | { readonly hold: Promise<void> }
   /** Forward, then rewrite the response headers. */
   | { readonly rewriteResponse: (headers: IncomingHttpHeaders) => IncomingHttpHeaders };
 
@@ -112,6 +114,16 @@ export class FaultProxy {
       req.resume();
       return;
     }
+    if (fault && 'hold' in fault) {
+      req.pause();
+      const forward = () => this.#forward(seen, req, res, undefined);
+      fault.hold.then(forward, forward);
+      return;
+    }
+    this.#forward(seen, req, res, fault);
+  }
+
+  #forward(seen: SeenRequest, req: http.IncomingMessage, res: http.ServerResponse, fault: Fault | undefined): void {
     const destination = /^https?:\/\//.test(seen.url) ? new URL(seen.url) : new URL(seen.url, this.#target);
     const upstream = http.request(destination, { method: seen.method, headers: req.headers }, (answer) => {
       const headers = fault && 'rewriteResponse' in fault ? fault.rewriteResponse({ ...answer.headers }) : answer.headers;

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3StorageConfig } from '../../src/config/config.ts';
-import { s3Client } from '../../src/storage/storage-clients.ts';
+import { s3Client } from '../../src/storage/s3-client.ts';
 
 /** S3 settings for moto on `endpoint` (moto accepts any credentials; set them in the environment). */
 export function s3TestConfig(endpoint: string | undefined, overrides: Partial<S3StorageConfig> = {}): S3StorageConfig {

@@ -1,11 +1,9 @@
-/** The cloud SDK clients, built from configuration; imported only when their provider is chosen. */
+/** The S3 SDK client, built from configuration; imported only when the s3 provider is chosen. */
 import { S3Client } from '@aws-sdk/client-s3';
-import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient, type StoragePipelineOptions } from '@azure/storage-blob';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import http from 'node:http';
 import https from 'node:https';
-import type { AzureStorageConfig, S3StorageConfig } from '../config/config.ts';
+import type { S3StorageConfig } from '../config/config.ts';
 
 /**
  * Credentials come from the SDK's default chain only. Agents honour HTTP(S)_PROXY and NO_PROXY
@@ -33,14 +31,4 @@ export function s3Client(config: S3StorageConfig): S3Client {
       httpsAgent: new https.Agent(agentOptions),
     }),
   });
-}
-
-/** A connection string (development, Azurite) or the account URL with DefaultAzureCredential (workload identity). */
-export function azureServiceClient(config: AzureStorageConfig): BlobServiceClient {
-  const options: StoragePipelineOptions = {
-    retryOptions: { maxTries: config.maxAttempts, tryTimeoutInMs: config.requestTimeoutMs },
-  };
-  return config.connectionString
-    ? BlobServiceClient.fromConnectionString(config.connectionString, options)
-    : new BlobServiceClient(config.accountUrl!, new DefaultAzureCredential(), options);
 }
