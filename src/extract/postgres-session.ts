@@ -3,7 +3,7 @@ import Cursor from 'pg-cursor';
 import type { DatabaseConfig } from '../config/config.ts';
 import type { ResultColumn } from '../csv/report-contract.ts';
 import type { Logger } from '../log/logger.ts';
-import { PARAMETER_NAMES, SETTING_PREFIX, withSettingReferences } from './named-parameters.ts';
+import { withLiteralValues } from './named-parameters.ts';
 import { pgClientConfig } from './pg-client-config.ts';
 import { classifyDatabaseError } from './pg-errors.ts';
 import type { ReportQuery } from './report-source.ts';
@@ -18,7 +18,7 @@ const CLOSE_TIMEOUT_MS = 2_000;
 /** An open, read-only snapshot with the run's values set, and the query's columns described. */
 export interface Snapshot {
   readonly client: pg.Client;
-  /** The query with each `:name` read from its session setting. */
+  /** The query with each `:name` written as its value (a typed literal). */
   readonly sql: string;
   readonly columns: readonly ResultColumn[];
   /** Marks the connection unusable (a COPY or cursor left mid-stream): close then just drops it. */
@@ -29,8 +29,7 @@ export interface Snapshot {
 /**
  * Connects, starts the snapshot and describes the query. READ ONLY: the report can never write.
  * REPEATABLE READ: every row comes from one snapshot, however long the extraction takes. The
- * run's values are sent as bound parameters of set_config and read back by the query with
- * current_setting(), which works for a cursor and for COPY alike (COPY takes no parameters).
+ * run's values are literals in the SQL (named-parameters.ts), so the planner sees the window.
  */
 export async function openSnapshot(db: DatabaseConfig, query: ReportQuery, signal: AbortSignal, logger: Logger): Promise<Snapshot> {
   signal.throwIfAborted();
@@ -57,7 +56,7 @@ export async function openSnapshot(db: DatabaseConfig, query: ReportQuery, signa
       }
     })());
 
-  const sql = withSettingReferences(query.sql);
+  const sql = withLiteralValues(query.sql, query.values);
   try {
     await client.connect();
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -66,7 +65,6 @@ export async function openSnapshot(db: DatabaseConfig, query: ReportQuery, signa
       ['DateStyle', 'ISO, YMD'],
       ['statement_timeout', String(query.statementTimeoutMs)],
       ['idle_in_transaction_session_timeout', String(IDLE_IN_TRANSACTION_TIMEOUT_MS)],
-      ...PARAMETER_NAMES.map((name): [string, string] => [`${SETTING_PREFIX}${name}`, query.values[name]]),
     ];
     await client.query(
       `SELECT ${settings.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`,

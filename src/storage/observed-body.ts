@@ -21,7 +21,7 @@ export class ObservedBody {
 
   /**
    * The body as a byte stream for an SDK. On abort the stream fails: SDKs that keep reading their
-   * source until it ends (Azure's uploadStream, lib-storage's part feeder) then stop and clean up
+   * source until it ends (Azure's uploadStream, the S3 part loop) then stop and clean up
    * inside their own promise, instead of being cut loose with work still in flight.
    */
   readable(signal: AbortSignal): Readable {

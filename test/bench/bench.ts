@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { directS3Client } from '../support/s3-test-config.ts';
 import { createDemoDatabase } from '../support/demo-database.ts';
 import { startPostgres, type PostgresEndpoint } from '../support/postgres-server.ts';
@@ -60,7 +60,7 @@ interface Variant {
   readonly name: string;
   /** What its ratio is taken against. */
   readonly baseline?: string;
-  run(): Measurement;
+  run(): Promise<Measurement>;
 }
 
 const postgres = await startPostgres(log);
@@ -81,28 +81,37 @@ try {
     const variants = await makeVariants(postgres.endpoint, database, rows);
 
     const samples = new Map<string, Measurement[]>(variants.map((v) => [v.name, []]));
+    const failed = new Map<string, number>(variants.map((v) => [v.name, 0]));
     for (let run = 1; run <= runs; run++) {
       for (const variant of variants) {
-        const measurement = variant.run();
-        samples.get(variant.name)!.push(measurement);
-        log(`${rows} rows, run ${run}/${runs}, ${variant.name}: ${measurement.seconds.toFixed(2)} s, ${measurement.peakRssMb.toFixed(0)} MB RSS`);
+        try {
+          const measurement = await variant.run();
+          samples.get(variant.name)!.push(measurement);
+          log(`${rows} rows, run ${run}/${runs}, ${variant.name}: ${measurement.seconds.toFixed(2)} s, ${measurement.peakRssMb.toFixed(0)} MB RSS`);
+        } catch (error) {
+          // A failed run is reported, not hidden, and left out of the median.
+          failed.set(variant.name, failed.get(variant.name)! + 1);
+          log(`${rows} rows, run ${run}/${runs}, ${variant.name}: FAILED — ${(error as Error).message}`);
+        }
       }
     }
-    const medians = new Map([...samples].map(([name, list]) => [name, median(list)]));
     for (const variant of variants) {
-      const m = medians.get(variant.name)!;
-      const base = variant.baseline ? medians.get(variant.baseline)!.seconds : undefined;
+      const list = samples.get(variant.name)!;
+      const baseList = variant.baseline ? samples.get(variant.baseline)! : [];
+      const m = list.length > 0 ? median(list) : undefined;
+      const base = baseList.length > 0 ? median(baseList).seconds : undefined;
       results.push({
         rows,
         variant: variant.name,
-        median_seconds: round(m.seconds),
-        rows_per_second: Math.round(rows / m.seconds),
-        mb_per_second: round(m.bytes / 1e6 / m.seconds),
-        peak_rss_mb: Math.round(m.peakRssMb),
-        bytes: m.bytes,
+        median_seconds: m ? round(m.seconds) : null,
+        rows_per_second: m ? Math.round(rows / m.seconds) : null,
+        mb_per_second: m ? round(m.bytes / 1e6 / m.seconds) : null,
+        peak_rss_mb: m ? Math.round(m.peakRssMb) : null,
+        bytes: m?.bytes ?? null,
         baseline: variant.baseline ?? null,
-        ratio: base ? round(m.seconds / base) : null,
-        runs: samples.get(variant.name)!.map((s) => round(s.seconds)),
+        ratio: m && base ? round(m.seconds / base) : null,
+        runs: list.map((s) => round(s.seconds)),
+        failed_runs: failed.get(variant.name),
       });
     }
   }
@@ -145,12 +154,12 @@ async function makeVariants(pg: PostgresEndpoint, database: string, rows: number
   const variants: Variant[] = [
     {
       name: 'psql \\copy → local file',
-      run: () => timed(['psql', '-X', '-q', '-c', `\\copy (${baseQuery}) TO '${psqlFile}' WITH (FORMAT csv, HEADER)`], pgEnv, () => statSync(psqlFile).size),
+      run: async () => timed(['psql', '-X', '-q', '-c', `\\copy (${baseQuery}) TO '${psqlFile}' WITH (FORMAT csv, HEADER)`], pgEnv, () => statSync(psqlFile).size),
     },
     {
       name: 'daily-report → local',
       baseline: 'psql \\copy → local file',
-      run: () => timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 'local', LOCAL_STORAGE_DIR: localDir }), () => statSync(join(localDir, 'relatorio_20241005.csv')).size),
+      run: async () => timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 'local', LOCAL_STORAGE_DIR: localDir }), () => statSync(join(localDir, 'relatorio_20241005.csv')).size),
     },
   ];
   if (moto) {
@@ -159,19 +168,29 @@ async function makeVariants(pg: PostgresEndpoint, database: string, rows: number
     // retry within the run (counted in its time) instead of a stalled benchmark.
     const s3Env = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench', S3_ENDPOINT: moto.url, S3_FORCE_PATH_STYLE: 'true', S3_BUCKET: bucket, STORAGE_REQUEST_TIMEOUT: '30s' };
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'bench', AWS_SECRET_ACCESS_KEY: 'bench' });
-    await directS3Client(moto.url)
-      .send(new CreateBucketCommand({ Bucket: bucket }));
+    const direct = directS3Client(moto.url);
+    await direct.send(new CreateBucketCommand({ Bucket: bucket }));
+    // Each S3 run is measured, then its object is read back for its size and deleted, so the
+    // server holds one report at a time and no run pays for the previous ones' memory.
+    const uploaded = async (key: string, measurement: Measurement): Promise<Measurement> => {
+      const head = await direct.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      await direct.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      return { ...measurement, bytes: head.ContentLength ?? 0 };
+    };
     variants.push(
       {
         name: 'psql \\copy | S3 upload',
         baseline: 'psql \\copy → local file',
         run: () =>
-          timed(['bash', '-o', 'pipefail', '-c', `psql -X -q -c "\\\\copy (${baseQuery.replaceAll('"', '\\"')}) TO STDOUT WITH (FORMAT csv, HEADER)" | "${process.execPath}" "${UPLOAD_STDIN}" ${bucket} psql.csv`], { ...pgEnv, ...s3Env }, () => 0),
+          uploaded(
+            'psql.csv',
+            timed(['bash', '-o', 'pipefail', '-c', `psql -X -q -c "\\\\copy (${baseQuery.replaceAll('"', '\\"')}) TO STDOUT WITH (FORMAT csv, HEADER)" | "${process.execPath}" "${UPLOAD_STDIN}" ${bucket} psql.csv`], { ...pgEnv, ...s3Env }, () => 0),
+          ),
       },
       {
         name: 'daily-report → S3',
         baseline: 'daily-report → local',
-        run: () => timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 's3', ...s3Env }), () => 0),
+        run: () => uploaded('relatorio_20241005.csv', timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 's3', ...s3Env }), () => 0)),
       },
     );
   }
@@ -198,24 +217,35 @@ function round(value: number): number {
 }
 
 function printTable(rows: Record<string, unknown>[]): void {
-  const header = ['rows', 'variant', 'median s', 'rows/s', 'MB/s', 'peak RSS MB', 'ratio', 'to'];
+  const header = ['rows', 'variant', 'median s', 'rows/s', 'MB/s', 'peak RSS MB', 'ratio', 'to', 'runs ok'];
+  const shown = (value: unknown, format: (v: number) => string = String) => (value === null || value === undefined ? '—' : format(Number(value)));
   const lines = rows.map((r) => [
-    Number(r.rows).toLocaleString('en'), String(r.variant), String(r.median_seconds), Number(r.rows_per_second).toLocaleString('en'),
-    r.mb_per_second ? String(r.mb_per_second) : '—', String(r.peak_rss_mb), r.ratio === null ? '1.00 (baseline)' : `${Number(r.ratio).toFixed(2)}×`, String(r.baseline ?? ''),
+    Number(r.rows).toLocaleString('en'),
+    String(r.variant),
+    shown(r.median_seconds),
+    shown(r.rows_per_second, (v) => v.toLocaleString('en')),
+    shown(r.mb_per_second),
+    shown(r.peak_rss_mb),
+    r.baseline === null ? '1.00 (baseline)' : shown(r.ratio, (v) => `${v.toFixed(2)}×`),
+    String(r.baseline ?? ''),
+    `${(r.runs as number[]).length}/${(r.runs as number[]).length + Number(r.failed_runs)}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const format = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   process.stdout.write(`\n${format(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${lines.map(format).join('\n')}\n`);
+  process.stdout.write('median s: the median run; peak RSS: the largest of all runs (from /usr/bin/time); ratio: median to median, same run.\n');
 }
 
 function printFlatness(rows: Record<string, unknown>[]): void {
   if (sizes.length < 2) return;
   const [small, large] = [Math.min(...sizes), Math.max(...sizes)];
   for (const variant of new Set(rows.filter((r) => String(r.variant).startsWith('daily-report')).map((r) => r.variant))) {
-    const at = (n: number) => rows.find((r) => r.rows === n && r.variant === variant)!.peak_rss_mb as number;
-    const growth = (at(large) / at(small) - 1) * 100;
+    const at = (n: number) => rows.find((r) => r.rows === n && r.variant === variant)!.peak_rss_mb as number | null;
+    if (at(small) === null || at(large) === null) continue;
+    const growth = (at(large)! / at(small)! - 1) * 100;
     process.stdout.write(`memory flatness, ${variant}: ${at(small)} MB at ${small.toLocaleString('en')} rows, ${at(large)} MB at ${large.toLocaleString('en')} rows (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} %)\n`);
   }
 }
 
-if (!existsSync(outFile)) process.exitCode = 1;
+// A variant without a single successful run has no figures: that is a failed benchmark.
+if (!existsSync(outFile) || results.some((r) => r.median_seconds === null)) process.exitCode = 1;
