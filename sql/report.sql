@@ -1,6 +1,6 @@
 -- The daily report: one line per transaction created in the report's window.
 --
--- Parameters (bound by the job, never spliced into this text):
+-- Parameters (the job writes each in as a typed literal of its own values; see README):
 --   :report_date    date         the report's date D (the file is relatorio_D.csv)
 --   :window_start   timestamptz  D-1 00:00 in REPORT_TIMEZONE (inclusive)
 --   :window_end     timestamptz  D   00:00 in REPORT_TIMEZONE (exclusive)

@@ -2,7 +2,7 @@ import type { Config } from '../config/config.ts';
 import type { ReportQuery } from '../extract/report-source.ts';
 import type { ReportWindow } from './report-window.ts';
 
-/** The report query for one window, with its values (bound by name, never spliced into the text). */
+/** The report query for one window, with its values by name (written in as typed literals: named-parameters.ts). */
 export function reportQuery(config: Config, window: ReportWindow, extractedAt: string): ReportQuery {
   return {
     sql: config.report.query.text,

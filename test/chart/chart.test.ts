@@ -53,7 +53,7 @@ describe('the chart with its own defaults', () => {
     expect(spec.securityContext.runAsUser).toBeGreaterThan(0);
     const container = spec.containers[0];
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '192Mi' }, limits: { memory: '384Mi' } });
     expect(spec.volumes.every((v: any) => v.configMap || v.secret)).toBe(true);
     expect(container.volumeMounts.every((m: any) => m.readOnly === true)).toBe(true);
     expect(spec.automountServiceAccountToken).toBe(false);

@@ -113,7 +113,7 @@ describe('storage configuration', () => {
     const config = loadConfig({ ...minimal, STORAGE_PROVIDER: 's3', AWS_REGION: 'sa-east-1', S3_PREFIX: '/diarios/' }, { readTextFile });
     expect(config.storage).toEqual({
       provider: 's3', bucket: 'bucket-relatorios-aplicacao', prefix: 'diarios/', region: 'sa-east-1', endpoint: undefined, forcePathStyle: false,
-      sse: 'AES256', kmsKeyId: undefined, checksumAlgorithm: 'CRC32', verify: true, partSizeBytes: 8 * 1024 * 1024, queueSize: 4,
+      sse: 'AES256', kmsKeyId: undefined, checksumAlgorithm: 'CRC32', verify: true, partSizeBytes: 8 * 1024 * 1024, queueSize: 2,
       requestTimeoutMs: 120_000, maxAttempts: 5,
     });
   });
