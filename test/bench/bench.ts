@@ -107,6 +107,7 @@ try {
         rows_per_second: m ? Math.round(rows / m.seconds) : null,
         mb_per_second: m ? round(m.bytes / 1e6 / m.seconds) : null,
         peak_rss_mb: m ? Math.round(m.peakRssMb) : null,
+        peak_rss_max_mb: m ? Math.round(m.peakRssMaxMb) : null,
         bytes: m?.bytes ?? null,
         baseline: variant.baseline ?? null,
         ratio: m && base ? round(m.seconds / base) : null,
@@ -206,10 +207,12 @@ function timed(command: string[], env: Record<string, string>, bytes: () => numb
   return { seconds: seconds!, peakRssMb: kb! / 1024, bytes: bytes() };
 }
 
-function median(list: Measurement[]): Measurement {
-  const sorted = [...list].sort((a, b) => a.seconds - b.seconds);
-  const middle = sorted[Math.floor(sorted.length / 2)]!;
-  return { ...middle, peakRssMb: Math.max(...list.map((m) => m.peakRssMb)), bytes: Math.max(...list.map((m) => m.bytes)) };
+/** The median run's time and bytes, and the median and the largest of the runs' peak RSS. */
+function median(list: Measurement[]): Measurement & { peakRssMaxMb: number } {
+  const middle = <T>(values: T[], by: (v: T) => number) => [...values].sort((a, b) => by(a) - by(b))[Math.floor(values.length / 2)]!;
+  const run = middle(list, (m) => m.seconds);
+  const rss = list.map((m) => m.peakRssMb);
+  return { ...run, peakRssMb: middle(rss, (v) => v), peakRssMaxMb: Math.max(...rss), bytes: Math.max(...list.map((m) => m.bytes)) };
 }
 
 function round(value: number): number {
@@ -217,7 +220,7 @@ function round(value: number): number {
 }
 
 function printTable(rows: Record<string, unknown>[]): void {
-  const header = ['rows', 'variant', 'median s', 'rows/s', 'MB/s', 'peak RSS MB', 'ratio', 'to', 'runs ok'];
+  const header = ['rows', 'variant', 'median s', 'rows/s', 'MB/s', 'peak RSS MB (median/max)', 'ratio', 'to', 'runs ok'];
   const shown = (value: unknown, format: (v: number) => string = String) => (value === null || value === undefined ? '—' : format(Number(value)));
   const lines = rows.map((r) => [
     Number(r.rows).toLocaleString('en'),
@@ -225,7 +228,7 @@ function printTable(rows: Record<string, unknown>[]): void {
     shown(r.median_seconds),
     shown(r.rows_per_second, (v) => v.toLocaleString('en')),
     shown(r.mb_per_second),
-    shown(r.peak_rss_mb),
+    r.peak_rss_mb === null ? '—' : `${r.peak_rss_mb} / ${r.peak_rss_max_mb}`,
     r.baseline === null ? '1.00 (baseline)' : shown(r.ratio, (v) => `${v.toFixed(2)}×`),
     String(r.baseline ?? ''),
     `${(r.runs as number[]).length}/${(r.runs as number[]).length + Number(r.failed_runs)}`,
@@ -233,17 +236,21 @@ function printTable(rows: Record<string, unknown>[]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const format = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   process.stdout.write(`\n${format(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${lines.map(format).join('\n')}\n`);
-  process.stdout.write('median s: the median run; peak RSS: the largest of all runs (from /usr/bin/time); ratio: median to median, same run.\n');
+  process.stdout.write('median s: the median run; peak RSS (from /usr/bin/time): the median and the largest of the runs; ratio: median to median, same run.\n');
 }
 
 function printFlatness(rows: Record<string, unknown>[]): void {
   if (sizes.length < 2) return;
   const [small, large] = [Math.min(...sizes), Math.max(...sizes)];
   for (const variant of new Set(rows.filter((r) => String(r.variant).startsWith('daily-report')).map((r) => r.variant))) {
-    const at = (n: number) => rows.find((r) => r.rows === n && r.variant === variant)!.peak_rss_mb as number | null;
-    if (at(small) === null || at(large) === null) continue;
-    const growth = (at(large)! / at(small)! - 1) * 100;
-    process.stdout.write(`memory flatness, ${variant}: ${at(small)} MB at ${small.toLocaleString('en')} rows, ${at(large)} MB at ${large.toLocaleString('en')} rows (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} %)\n`);
+    const row = (n: number) => rows.find((r) => r.rows === n && r.variant === variant)!;
+    const [at, to] = [row(small), row(large)];
+    if (at.peak_rss_mb === null || to.peak_rss_mb === null) continue;
+    const growth = (Number(to.peak_rss_mb) / Number(at.peak_rss_mb) - 1) * 100;
+    process.stdout.write(
+      `memory flatness, ${variant}: median peak ${at.peak_rss_mb} MB at ${small.toLocaleString('en')} rows, ${to.peak_rss_mb} MB at ${large.toLocaleString('en')} rows ` +
+        `(${growth >= 0 ? '+' : ''}${growth.toFixed(1)} %); largest ${at.peak_rss_max_mb} → ${to.peak_rss_max_mb} MB\n`,
+    );
   }
 }
 
