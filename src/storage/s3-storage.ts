@@ -96,12 +96,12 @@ export class S3Storage implements ReportStorage {
     } finally {
       watchdog.stop();
     }
-    if (this.#options.verify) await this.#verify(key, uploaded);
+    if (this.#options.verify) await this.#verify(key, observed.bytes, uploaded);
     return { location };
   }
 
   /** Size and checksum of what S3 stored, against what we sent. */
-  async #verify(key: string, sent: S3UploadResult): Promise<void> {
+  async #verify(key: string, bytes: number, sent: S3UploadResult): Promise<void> {
     const location = this.locate(key);
     const head = await this.#client
       .send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ChecksumMode: 'ENABLED' }))
@@ -109,7 +109,7 @@ export class S3Storage implements ReportStorage {
         throw classifyS3Error(error, 'HeadObject (verify; set S3_VERIFY=false for a role without s3:GetObject)', location);
       });
     const problems: string[] = [];
-    if (head.ContentLength !== sent.bytes) problems.push(`size ${head.ContentLength} ≠ ${sent.bytes} bytes sent`);
+    if (head.ContentLength !== bytes) problems.push(`size ${head.ContentLength} ≠ ${bytes} bytes sent`);
     const algorithm = this.#options.checksumAlgorithm;
     const reported = algorithm === 'NONE' ? undefined : head[`Checksum${algorithm}`];
     if (sent.checksum !== undefined && reported !== undefined) {

@@ -9,8 +9,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { S3ChecksumAlgorithm } from '../config/config.ts';
-import { ConfigurationIsInvalid } from '../errors.ts';
-import { PartBufferPool } from './part-buffer-pool.ts';
+import { uploadInParts, type PartTarget } from './part-upload.ts';
 import { checksumOf, compositeChecksum } from './s3-checksum.ts';
 
 /** S3's limit on the parts of one multipart upload. */
@@ -38,7 +37,6 @@ export interface S3UploadRequest {
 }
 
 export interface S3UploadResult {
-  readonly bytes: number;
   /** 0 when the report went as a single PutObject. */
   readonly parts: number;
   /** The object checksum S3 should report (base64, "-N" for N parts); undefined with NONE. */
@@ -47,173 +45,98 @@ export interface S3UploadResult {
 
 /**
  * Streams a body into one S3 object: a single PutObject when it fits in one part, otherwise a
- * multipart upload whose parts are cut from a fixed pool of `queueSize + 1` buffers, so memory
- * stays at `partSize × (queueSize + 1)` for any report size. With `queueSize` parts in flight and
- * the next buffer full, the body is not read until a part is stored: back-pressure reaches the
- * database. Each part carries its checksum, which
- * S3 checks on arrival. Nothing is visible under the key before PutObject or
- * CompleteMultipartUpload succeeds; any failure aborts the parts in flight and the upload.
+ * multipart upload fed by `uploadInParts` (a fixed pool of part buffers, back-pressure). Each part
+ * carries the checksum the job computed, which S3 checks on arrival. Nothing is visible under the
+ * key before PutObject or CompleteMultipartUpload succeeds; a failure aborts the multipart upload.
  */
 export async function uploadToS3(body: AsyncIterable<Uint8Array>, request: S3UploadRequest): Promise<S3UploadResult> {
-  return new S3Upload(request).run(body);
+  return uploadInParts(body, new S3Object(request), {
+    partSize: request.partSize,
+    queueSize: request.queueSize,
+    maxParts: request.maxParts ?? MAX_PARTS,
+    partSizeSetting: 'S3_PART_SIZE_MB',
+    signal: request.signal,
+    ...(request.onPartStored ? { onPartStored: request.onPartStored } : {}),
+  });
 }
 
-class S3Upload {
+/** One object: its PutObject, or its multipart upload, created with the first part. */
+class S3Object implements PartTarget<S3UploadResult> {
   readonly #request: S3UploadRequest;
-  readonly #pool: PartBufferPool;
-  /** Aborts our own requests: on the caller's signal, and when a part fails. */
-  readonly #stop = new AbortController();
-  readonly #signal: AbortSignal;
-  readonly #inFlight = new Set<Promise<void>>();
   readonly #stored: CompletedPart[] = [];
   readonly #digests: Buffer[] = [];
   #uploadId: Promise<string> | undefined;
-  #partCount = 0;
 
   constructor(request: S3UploadRequest) {
     this.#request = request;
-    this.#pool = new PartBufferPool(request.partSize, request.queueSize + 1);
-    this.#signal = AbortSignal.any([request.signal, this.#stop.signal]);
   }
 
-  async run(body: AsyncIterable<Uint8Array>): Promise<S3UploadResult> {
-    const { partSize } = this.#request;
-    let buffer = this.#pool.tryTake()!;
-    let filled = 0;
-    let bytes = 0;
-    try {
-      for await (const chunk of body) {
-        bytes += chunk.length;
-        for (let offset = 0; offset < chunk.length; ) {
-          // A full buffer goes out only once more bytes arrive: a body of exactly one part is a PutObject.
-          if (filled === partSize) {
-            // Back-pressure: with queueSize parts in flight, the body is not read until one is stored.
-            while (this.#inFlight.size >= this.#request.queueSize) await this.#nextSettled();
-            this.#sendPart(buffer, filled);
-            buffer = this.#pool.tryTake()!; // at most queueSize buffers are in flight: one is free
-            filled = 0;
-          }
-          const take = Math.min(partSize - filled, chunk.length - offset);
-          buffer.set(take === chunk.length ? chunk : chunk.subarray(offset, offset + take), filled);
-          filled += take;
-          offset += take;
-        }
-      }
-      if (this.#uploadId === undefined) return await this.#putObject(buffer.subarray(0, filled), bytes);
-      this.#sendPart(buffer, filled);
-      while (this.#inFlight.size > 0) await this.#nextSettled();
-      return await this.#complete(bytes);
-    } catch (error) {
-      await this.#abandon();
-      throw error;
-    }
-  }
-
-  async #putObject(bytes: Buffer, length: number): Promise<S3UploadResult> {
-    const { client, bucket, key, attributes, checksumAlgorithm, ifNoneMatch } = this.#request;
-    const digest = checksumAlgorithm === 'NONE' ? undefined : checksumOf(checksumAlgorithm, bytes);
+  async single(bytes: Buffer, signal: AbortSignal): Promise<S3UploadResult> {
+    const { client, bucket, key, attributes, ifNoneMatch } = this.#request;
+    const digest = this.#digest(bytes);
     const put = new PutObjectCommand({
       Bucket: bucket,
       Key: key,
       Body: bytes,
-      ContentLength: length,
+      ContentLength: bytes.length,
       ...attributes,
       ...this.#checksumField(digest),
       ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
     });
-    await client.send(digest ? unsignedPayload(put) : put, { abortSignal: this.#signal });
-    return { bytes: length, parts: 0, checksum: digest?.toString('base64') };
+    await client.send(digest ? unsignedPayload(put) : put, { abortSignal: signal });
+    return { parts: 0, checksum: digest?.toString('base64') };
   }
 
-  #sendPart(buffer: Buffer, length: number): void {
-    const { client, bucket, key, checksumAlgorithm } = this.#request;
-    const partNumber = ++this.#partCount;
-    const maxParts = this.#request.maxParts ?? MAX_PARTS;
-    if (partNumber > maxParts) {
-      throw new ConfigurationIsInvalid(
-        [`the report needs more than ${maxParts} parts of ${this.#request.partSize / 2 ** 20} MiB (S3's limit); raise S3_PART_SIZE_MB`],
-        { phase: 'upload' },
-      );
-    }
-    const body = buffer.subarray(0, length);
-    const digest = checksumAlgorithm === 'NONE' ? undefined : checksumOf(checksumAlgorithm, body);
-    if (digest) this.#digests[partNumber - 1] = digest;
-    this.#uploadId ??= this.#createUpload();
-    const uploadId = this.#uploadId;
-
-    const part: Promise<void> = (async () => {
-      const UploadId = await uploadId;
-      const upload = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: partNumber, Body: body, ContentLength: length, ...this.#checksumField(digest) });
-      const response = await client.send(digest ? unsignedPayload(upload) : upload, { abortSignal: this.#signal });
-      const { ChecksumAlgorithm: _, ...checksum } = this.#checksumField(digest);
-      this.#stored.push({ PartNumber: partNumber, ETag: response.ETag, ...checksum });
-      this.#request.onPartStored?.();
-    })().finally(() => {
-      this.#inFlight.delete(part);
-      // After send() settles the SDK holds no reference to the bytes (retries happen inside it).
-      this.#pool.release(buffer);
-    });
-    part.catch(() => undefined); // observed by #nextSettled or #abandon
-    this.#inFlight.add(part);
+  async part(number: number, bytes: Buffer, signal: AbortSignal): Promise<void> {
+    const { client, bucket, key } = this.#request;
+    const digest = this.#digest(bytes);
+    if (digest) this.#digests[number - 1] = digest;
+    this.#uploadId ??= this.#create(signal);
+    const UploadId = await this.#uploadId;
+    const upload = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: number, Body: bytes, ContentLength: bytes.length, ...this.#checksumField(digest) });
+    const response = await client.send(digest ? unsignedPayload(upload) : upload, { abortSignal: signal });
+    const { ChecksumAlgorithm: _, ...checksum } = this.#checksumField(digest);
+    this.#stored.push({ PartNumber: number, ETag: response.ETag, ...checksum });
   }
 
-  async #createUpload(): Promise<string> {
-    const { client, bucket, key, attributes, checksumAlgorithm } = this.#request;
-    const created = await client.send(
-      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...attributes, ...(checksumAlgorithm === 'NONE' ? {} : { ChecksumAlgorithm: checksumAlgorithm }) }),
-      { abortSignal: this.#signal },
-    );
-    if (!created.UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
-    return created.UploadId;
-  }
-
-  async #complete(bytes: number): Promise<S3UploadResult> {
+  async complete(parts: number, signal: AbortSignal): Promise<S3UploadResult> {
     const { client, bucket, key, checksumAlgorithm, ifNoneMatch } = this.#request;
-    const parts = this.#stored.toSorted((a, b) => a.PartNumber! - b.PartNumber!);
     await client.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
         Key: key,
         UploadId: await this.#uploadId!,
-        MultipartUpload: { Parts: parts },
+        MultipartUpload: { Parts: this.#stored.toSorted((a, b) => a.PartNumber! - b.PartNumber!) },
         ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
       }),
-      { abortSignal: this.#signal },
+      { abortSignal: signal },
     );
-    const checksum = checksumAlgorithm === 'NONE' ? undefined : compositeChecksum(checksumAlgorithm, this.#digests);
-    return { bytes, parts: parts.length, checksum };
+    return { parts, checksum: checksumAlgorithm === 'NONE' ? undefined : compositeChecksum(checksumAlgorithm, this.#digests) };
   }
 
-  /** Resolves when some part in flight is stored; rejects with the first part failure or on abort. */
-  async #nextSettled(): Promise<void> {
-    this.#signal.throwIfAborted();
-    let onAbort!: () => void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(this.#signal.reason);
-      this.#signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      await Promise.race([...this.#inFlight, aborted]);
-    } finally {
-      this.#signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /**
-   * Stops the parts in flight and aborts the multipart upload, within bounds: a request that
-   * ignores its abort must not keep the run alive, and parts an abort races with are left to the
-   * bucket's lifecycle rule (README, Storage providers).
-   */
-  async #abandon(): Promise<void> {
-    this.#stop.abort(new Error('upload abandoned'));
-    const settle = Promise.allSettled([...this.#inFlight, this.#uploadId ?? Promise.resolve()]);
-    await Promise.race([settle, delay(10_000)]);
-    const uploadId = await Promise.race([this.#uploadId?.catch(() => undefined), delay(0)]);
+  /** Aborts the multipart upload if one was created (parts an abort races with are left to the bucket's lifecycle rule). */
+  async abandon(): Promise<void> {
+    const uploadId = await this.#uploadId?.catch(() => undefined);
     if (!uploadId) return;
     const { client, bucket, key } = this.#request;
     await client
       .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }), { abortSignal: AbortSignal.timeout(10_000) })
       .catch(() => undefined);
+  }
+
+  async #create(signal: AbortSignal): Promise<string> {
+    const { client, bucket, key, attributes, checksumAlgorithm } = this.#request;
+    const created = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...attributes, ...(checksumAlgorithm === 'NONE' ? {} : { ChecksumAlgorithm: checksumAlgorithm }) }),
+      { abortSignal: signal },
+    );
+    if (!created.UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');
+    return created.UploadId;
+  }
+
+  #digest(bytes: Buffer): Buffer | undefined {
+    const { checksumAlgorithm } = this.#request;
+    return checksumAlgorithm === 'NONE' ? undefined : checksumOf(checksumAlgorithm, bytes);
   }
 
   /** The checksum S3 verifies on arrival and keeps with the object (and which algorithm it is). */
@@ -224,6 +147,12 @@ class S3Upload {
   }
 }
 
+/**
+ * Sends a body without signing its SHA-256. The body carries its own checksum, which S3 verifies
+ * before storing it; signing the payload too would hash every byte a second time (120 ms of CPU
+ * per 75 MB in a profile) for no integrity the checksum does not give. In transit TLS
+ * authenticates the body, as with the SDK's own streaming uploads, which are never signed either.
+ */
 function unsignedPayload<C extends PutObjectCommand | UploadPartCommand>(command: C): C {
   (command.middlewareStack as unknown as BuildStack).add(
     (next) => async (args) => {
@@ -243,7 +172,3 @@ interface BuildStack {
   ): void;
 }
 type BuildArgs = { request: { headers: Record<string, string> } };
-
-function delay(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
-}
