@@ -25,7 +25,7 @@ export const STORAGE_DEFAULTS = {
   S3_QUEUE_SIZE: 2,
   AZURE_STORAGE_CONTAINER: DEFAULT_BUCKET,
   AZURE_BLOCK_SIZE_MB: 8,
-  AZURE_MAX_CONCURRENCY: 4,
+  AZURE_MAX_CONCURRENCY: 2, // as S3: 8 MiB blocks, 2 staging while a third fills (24 MiB)
 };
 
 const S3_BUCKET_NAME = /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -59,7 +59,7 @@ export const storageShape = {
   AZURE_STORAGE_PREFIX: z.string().optional(),
   AZURE_ENCRYPTION_SCOPE: z.string().optional(),
   AZURE_BLOCK_SIZE_MB: wholeNumber(1, 4_000, 8).optional(),
-  AZURE_MAX_CONCURRENCY: wholeNumber(1, 64, 4).optional(),
+  AZURE_MAX_CONCURRENCY: wholeNumber(1, 64, 2).optional(),
 };
 
 type StorageEnv = z.output<z.ZodObject<typeof storageShape>>;

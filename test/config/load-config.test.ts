@@ -130,7 +130,7 @@ describe('storage configuration', () => {
   it('builds the Azure settings from a connection string file, never echoing it', () => {
     files['/secrets/azure'] = 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;\n';
     const config = loadConfig({ ...minimal, STORAGE_PROVIDER: 'azure', AZURE_STORAGE_CONNECTION_STRING_FILE: '/secrets/azure', AZURE_STORAGE_PREFIX: 'r' }, { readTextFile });
-    expect(config.storage).toMatchObject({ provider: 'azure', container: 'bucket-relatorios-aplicacao', prefix: 'r/', blockSizeBytes: 8 * 1024 * 1024, maxConcurrency: 4 });
+    expect(config.storage).toMatchObject({ provider: 'azure', container: 'bucket-relatorios-aplicacao', prefix: 'r/', blockSizeBytes: 8 * 1024 * 1024, maxConcurrency: 2 });
     expect((config.storage as { connectionString: string }).connectionString).toBe('DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;');
     const problems = problemsOf({ ...minimal, STORAGE_PROVIDER: 'azure', AZURE_STORAGE_CONNECTION_STRING: 'AccountKey=c2VjcmV0', AZURE_STORAGE_ACCOUNT_URL: 'https://a.blob.core.windows.net', AZURE_STORAGE_CONTAINER: 'a--b' });
     expect(problems).toContainEqual(expect.stringMatching(/set exactly one/));
