@@ -1,5 +1,6 @@
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AzureStorageConfig } from '../../src/config/config.ts';
 import { AccessWasDenied, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
@@ -94,6 +95,43 @@ describe('Azure Blob storage', () => {
     const writes = proxy.requests.filter((r) => r.method === 'PUT' && /comp=block/.test(r.url));
     expect(writes.length).toBeGreaterThanOrEqual(2); // blocks, then the block list
     for (const request of writes) expect(request.headers['x-ms-encryption-scope']).toBe('relatorios-scope');
+  });
+
+  it('sends a body of one block or less as a single Put Blob', async () => {
+    const { proxy, connectionString } = await throughProxy();
+    const { storage, read } = await azureUnderTest({ connectionString });
+    const data = randomBytes(4 * MiB);
+    await write(storage, 'r.csv', [data.subarray(0, MiB), data.subarray(MiB)]);
+    expect(proxy.requests.filter((r) => r.method === 'PUT' && /comp=block/.test(r.url))).toEqual([]);
+    expect(proxy.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
+    expect((await read('r.csv'))!.equals(data)).toBe(true);
+  });
+
+  it('reads the body no further than block size × (concurrency + 1) ahead of what Azure has stored, staging concurrency blocks at once', async () => {
+    const { proxy, connectionString } = await throughProxy();
+    const { storage, read } = await azureUnderTest({ connectionString, maxConcurrency: 2 });
+    let release!: () => void;
+    proxy.inject({ match: isPutBlock, fault: { hold: new Promise<void>((resolve) => (release = resolve)) } });
+    const data = randomBytes(32 * MiB);
+    let bytesRead = 0;
+    async function* counted() {
+      for (let offset = 0; offset < data.length; offset += MiB) {
+        bytesRead += MiB;
+        yield data.subarray(offset, offset + MiB);
+      }
+    }
+    const writing = storage.write('r.csv', counted(), { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'text/csv', metadata: {} });
+    for (let last = -1; last !== bytesRead; ) {
+      last = bytesRead;
+      await sleep(300);
+    }
+    // Three 4 MiB block buffers full, the chunk that found no room, and at most one the stream reads ahead.
+    expect(bytesRead).toBeGreaterThanOrEqual(3 * 4 * MiB + MiB);
+    expect(bytesRead).toBeLessThanOrEqual(3 * 4 * MiB + 2 * MiB);
+    expect(proxy.requests.filter(isPutBlock)).toHaveLength(2);
+    release();
+    await writing;
+    expect((await read('r.csv'))!.equals(data)).toBe(true);
   });
 
   it('retries a failed block and commits the exact bytes', async () => {
