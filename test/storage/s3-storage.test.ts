@@ -7,7 +7,6 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { S3StorageConfig } from '../../src/config/config.ts';
@@ -15,6 +14,7 @@ import { AccessWasDenied, ConfigurationIsInvalid, ReportAlreadyPublished, Transi
 import { s3Client } from '../../src/storage/s3-client.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import { uploadToS3 } from '../../src/storage/s3-upload.ts';
+import { countedBody, untilReadingStops } from '../support/counted-body.ts';
 import { FaultProxy, s3ErrorBody } from '../support/fault-proxy.ts';
 import { s3TestConfig } from '../support/s3-test-config.ts';
 import { describeStorageConformance } from './storage-conformance.ts';
@@ -189,22 +189,13 @@ describe.skipIf(!available)(title, () => {
       let release!: () => void;
       proxy.inject({ match: (r) => r.url.includes('partNumber='), fault: { hold: new Promise<void>((resolve) => (release = resolve)) } });
       const data = randomBytes(40 * MiB);
-      let read_ = 0;
-      async function* counted() {
-        for (let offset = 0; offset < data.length; offset += MiB) {
-          read_ += MiB;
-          yield data.subarray(offset, offset + MiB);
-        }
-      }
-      const writing = storage.write('r.csv', counted(), { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'text/csv', metadata: {} });
-      // Wait until reading stops: the body must be held back while the server holds the parts.
-      for (let last = -1; last !== read_; ) {
-        last = read_;
-        await sleep(300);
-      }
-      // Three part buffers full, the chunk that found no room, and at most one the stream reads ahead.
-      expect(read_).toBeGreaterThanOrEqual(3 * 5 * MiB + MiB);
-      expect(read_).toBeLessThanOrEqual(3 * 5 * MiB + 2 * MiB);
+      const { body: counted, bytesRead } = countedBody(data, MiB);
+      const writing = storage.write('r.csv', counted, { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'text/csv', metadata: {} });
+      // Reading must stop while the server holds the parts: three part buffers full, the chunk that
+      // found no room, and at most one the stream reads ahead.
+      const pulled = await untilReadingStops(bytesRead);
+      expect(pulled).toBeGreaterThanOrEqual(3 * 5 * MiB + MiB);
+      expect(pulled).toBeLessThanOrEqual(3 * 5 * MiB + 2 * MiB);
       expect(proxy.requests.filter((r) => r.url.includes('partNumber='))).toHaveLength(2);
       release();
       await writing;
