@@ -7,24 +7,24 @@
  * Buffers are allocated on first use, so a small report costs one buffer, not the whole pool.
  */
 export class PartBufferPool {
-  readonly partSize: number;
+  readonly #partSize: number;
   readonly #capacity: number;
   readonly #free: Buffer[] = [];
   #allocated = 0;
 
   constructor(partSize: number, capacity: number) {
-    this.partSize = partSize;
+    this.#partSize = partSize;
     this.#capacity = capacity;
   }
 
-  /** A buffer if one is free or may still be allocated; otherwise undefined (wait for a release). */
-  tryTake(): Buffer | undefined {
+  /** A free buffer, or a new one while fewer than `capacity` exist. The caller keeps at most `capacity` taken. */
+  take(): Buffer {
     const free = this.#free.pop();
     if (free) return free;
-    if (this.#allocated === this.#capacity) return undefined;
+    if (this.#allocated === this.#capacity) throw new Error(`all ${this.#capacity} part buffers are taken`);
     this.#allocated += 1;
     // Outside Node's small-buffer pool: each part buffer is its own allocation, kept for the run.
-    return Buffer.allocUnsafeSlow(this.partSize);
+    return Buffer.allocUnsafeSlow(this.#partSize);
   }
 
   release(buffer: Buffer): void {

@@ -31,10 +31,8 @@ const SETTLE_TIMEOUT_MS = 10_000;
 
 /**
  * Streams a body into parts cut from a fixed pool of `queueSize + 1` part buffers, reused part
- * after part: memory stays at `partSize × (queueSize + 1)` for any report size, and none of it
- * becomes garbage. (A fresh buffer per part — what lib-storage's chunker does with Buffer.concat —
- * left spent parts waiting for a collection and doubled the S3 path's peak RSS: README,
- * Performance.) With `queueSize` parts in flight and the next buffer full, the body is not read
+ * after part (part-buffer-pool.ts): memory stays at `partSize × (queueSize + 1)` for any report
+ * size. With `queueSize` parts in flight and the next buffer full, the body is not read
  * until a part is stored, so back-pressure reaches the database. A body of one part or less goes
  * to `single`; any failure stops the parts in flight and calls `abandon` before it is rethrown.
  */
@@ -62,7 +60,7 @@ class PartUpload<R> {
   async run(body: AsyncIterable<Uint8Array>): Promise<R> {
     const { partSize, queueSize } = this.#options;
     // Allocated, not touched: a small body makes resident only the pages it fills.
-    let buffer = this.#pool.tryTake()!;
+    let buffer = this.#pool.take();
     let filled = 0;
     try {
       for await (const chunk of body) {
@@ -71,7 +69,7 @@ class PartUpload<R> {
           if (filled === partSize) {
             while (this.#inFlight.size >= queueSize) await this.#nextSettled();
             this.#send(buffer, filled);
-            buffer = this.#pool.tryTake()!; // at most queueSize buffers are in flight: one is free
+            buffer = this.#pool.take(); // at most queueSize buffers are in flight: one is free
             filled = 0;
           }
           const take = Math.min(partSize - filled, chunk.length - offset);

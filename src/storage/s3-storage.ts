@@ -18,7 +18,7 @@ export interface S3StorageOptions {
   readonly verify: boolean;
   /** @default 8 MiB. At most partSize × (queueSize + 1) bytes are buffered. */
   readonly partSizeBytes: number;
-  /** @default 4 parts uploading at once. */
+  /** @default 2 parts uploading at once (one more is being filled). */
   readonly queueSize: number;
   /**
    * An upload that makes no progress (no body read, no part completed) for this long fails as
