@@ -86,3 +86,10 @@ They mirror the product's exit-code table (README "Exit codes"; a test checks th
 {{- define "daily-report.permanentExitCodes" -}}
 [2, 3, 4, 5]
 {{- end -}}
+
+{{/* The TCP port of an http(s) URL: the explicit one, else the scheme's (80 or 443). */}}
+{{- define "daily-report.urlPort" -}}
+{{- $url := urlParse . -}}
+{{- $explicit := regexFind ":[0-9]+$" $url.host | trimPrefix ":" -}}
+{{- if $explicit }}{{ $explicit }}{{ else if eq $url.scheme "http" }}80{{ else }}443{{ end -}}
+{{- end -}}

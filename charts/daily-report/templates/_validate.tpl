@@ -1,0 +1,91 @@
+{{/*
+Refuses a release that could only fail at 01:00: values that have no usable default and were not set,
+and values that contradict each other. The schema checks each value on its own (types, enums, patterns);
+this checks what needs several values at once, and lists every problem in one message so one retry is enough.
+*/}}
+{{- define "daily-report.validate" -}}
+{{- $v := .Values -}}
+{{- $creds := $v.credentials -}}
+{{- $missing := list -}}
+{{- $contradictions := list -}}
+
+{{- if not $v.image.repository -}}
+{{- $missing = append $missing "image.repository: the registry path your CI pushes the daily-report image to (no public image is published), e.g. --set image.repository=registry.example.com/team/daily-report" -}}
+{{- end -}}
+{{- if not $v.database.host -}}
+{{- $missing = append $missing "database.host: the PostgreSQL server (PGHOST), e.g. --set database.host=app-db.prod.svc.cluster.local" -}}
+{{- end -}}
+{{- if and $creds.keys.password (not $creds.existingSecret) (not $creds.values.password) -}}
+{{- $missing = append $missing (printf "credentials.existingSecret: a Secret holding the database password under the key %q (kubectl create secret generic daily-report-db --from-literal=%s=...); for development only, credentials.values.password instead; for a role without a password, credentials.keys.password=\"\"" $creds.keys.password $creds.keys.password) -}}
+{{- end -}}
+{{- if eq $v.storage.provider "s3" -}}
+{{- if not $v.storage.s3.region -}}
+{{- $missing = append $missing "storage.s3.region: the bucket's AWS region (AWS_REGION), e.g. --set storage.s3.region=sa-east-1 (any value for an S3-compatible endpoint)" -}}
+{{- end -}}
+{{- else -}}
+{{- $azure := $v.storage.azure -}}
+{{- if $azure.workloadIdentity.enabled -}}
+{{- if not $azure.accountUrl -}}
+{{- $missing = append $missing "storage.azure.accountUrl: the storage account URL workload identity authenticates to, e.g. https://acct.blob.core.windows.net" -}}
+{{- end -}}
+{{- if and (not $azure.workloadIdentity.clientId) $v.serviceAccount.create (not (hasKey $v.serviceAccount.annotations "azure.workload.identity/client-id")) -}}
+{{- $missing = append $missing "storage.azure.workloadIdentity.clientId: the client id of the managed identity (the ServiceAccount's azure.workload.identity/client-id annotation)" -}}
+{{- end -}}
+{{- else if not $azure.accountUrl -}}
+{{- if not $creds.keys.azureConnectionString -}}
+{{- $missing = append $missing "credentials.keys.azureConnectionString: the Secret key of the Azure Storage connection string (or storage.azure.accountUrl with workload identity)" -}}
+{{- else if and (not $creds.existingSecret) (not $creds.values.azureConnectionString) -}}
+{{- $missing = append $missing (printf "credentials.existingSecret: a Secret holding the Azure Storage connection string under the key %q; for development only, credentials.values.azureConnectionString instead; or storage.azure.accountUrl with storage.azure.workloadIdentity.enabled=true" $creds.keys.azureConnectionString) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- if $creds.existingSecret -}}
+{{- range $name, $value := $creds.values -}}
+{{- if $value -}}
+{{- $contradictions = append $contradictions (printf "credentials.values.%s is set but credentials.existingSecret=%s is used, so it would be ignored: put it in that Secret (key credentials.keys.%s) and unset credentials.values.%s" $name $creds.existingSecret $name $name) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- range $name := list "password" "awsCredentials" "alertWebhookUrl" -}}
+{{- if and (get $creds.values $name) (not (get $creds.keys $name)) -}}
+{{- $contradictions = append $contradictions (printf "credentials.values.%s is set but credentials.keys.%s is empty, so it would be ignored: set the key (e.g. %s) or unset the value" $name $name (kebabcase $name)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $v.storage.provider "s3") $v.storage.azure.workloadIdentity.enabled -}}
+{{- $contradictions = append $contradictions "storage.azure.workloadIdentity.enabled=true with storage.provider=s3: workload identity is for Azure; set storage.provider=azure or disable it" -}}
+{{- end -}}
+{{- if and (eq $v.storage.provider "azure") $v.storage.s3.roleArn -}}
+{{- $contradictions = append $contradictions "storage.s3.roleArn is set with storage.provider=azure: IRSA is for S3; unset it or set storage.provider=s3" -}}
+{{- end -}}
+{{- if and (eq $v.storage.provider "azure") $v.storage.s3.endpoint -}}
+{{- $contradictions = append $contradictions "storage.s3.endpoint is set with storage.provider=azure: it would be ignored; unset it or set storage.provider=s3" -}}
+{{- end -}}
+{{- if and $v.database.caCertificate.configMap (eq $v.database.sslMode "disable") -}}
+{{- $contradictions = append $contradictions "database.caCertificate.configMap is set with database.sslMode=disable: the CA verifies a TLS connection; set database.sslMode=verify-full (or unset the CA)" -}}
+{{- end -}}
+{{- if and $v.alerts.webhook.onSuccess (not $creds.keys.alertWebhookUrl) -}}
+{{- $contradictions = append $contradictions "alerts.webhook.onSuccess=true without a webhook: set credentials.keys.alertWebhookUrl (and the URL in the Secret)" -}}
+{{- end -}}
+{{- if and $v.job.ttlSecondsAfterFinished $v.alerts.prometheusRule.enabled (lt (int $v.job.ttlSecondsAfterFinished) 93600) -}}
+{{- $contradictions = append $contradictions (printf "job.ttlSecondsAfterFinished=%v deletes a failed Job before alerts.prometheusRule's 26 h window ends, silencing DailyReportJobFailed: unset it or make it at least 93600" $v.job.ttlSecondsAfterFinished) -}}
+{{- end -}}
+{{- $chartEnv := include "daily-report.chartEnvNames" . | fromJsonArray -}}
+{{- range $v.extraEnv -}}
+{{- if has .name $chartEnv -}}
+{{- $contradictions = append $contradictions (printf "extraEnv sets %s, which the chart sets from its values: set the value instead (see the chart README%s)" .name (ternary ", report.keyTemplate" "" (eq .name "REPORT_KEY_TEMPLATE"))) -}}
+{{- end -}}
+{{- end -}}
+
+{{- if or $missing $contradictions -}}
+{{- $message := "\n\ndaily-report cannot be installed with these values: the job would fail on its first night." -}}
+{{- if $missing -}}
+{{- $message = printf "%s\n\nSet (in a values file or with --set):\n  - %s" $message (join "\n  - " $missing) -}}
+{{- end -}}
+{{- if $contradictions -}}
+{{- $message = printf "%s\n\nResolve these contradictions:\n  - %s" $message (join "\n  - " $contradictions) -}}
+{{- end -}}
+{{- fail (printf "%s\n\nEvery value is described in the chart's README.md (helm show readme).\n" $message) -}}
+{{- end -}}
+{{- end -}}
