@@ -93,3 +93,9 @@ They mirror the product's exit-code table (README "Exit codes"; a test checks th
 {{- $explicit := regexFind ":[0-9]+$" $url.host | trimPrefix ":" -}}
 {{- if $explicit }}{{ $explicit }}{{ else if eq $url.scheme "http" }}80{{ else }}443{{ end -}}
 {{- end -}}
+
+{{/* An object key from report.keyTemplate for one date, as the worker forms it (src/report/report-key.ts). */}}
+{{- define "daily-report.exampleKey" -}}
+{{- $d := splitList "-" .date -}}
+{{- .template | replace "{YYYYMMDD}" (join "" $d) | replace "{YYYY-MM-DD}" .date | replace "{YYYY}" (index $d 0) | replace "{MM}" (index $d 1) | replace "{DD}" (index $d 2) -}}
+{{- end -}}
