@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { describe, expect, inject, it } from 'vitest';
-import { only, renderChart } from '../support/helm-chart.ts';
+import { COMPLETE, only, renderChart } from '../support/helm-chart.ts';
 
 // promtool comes with Debian's prometheus package (.ci/run installs it). Elsewhere these tests say loudly that they were skipped.
 const promtool = spawnSync('promtool', ['--version']).error ? undefined : 'promtool';
@@ -17,10 +17,10 @@ const run = promisify(execFile);
 
 describe.skipIf(!promtool)(`the chart's PrometheusRule${promtool ? '' : ' — SKIPPED: promtool not installed'}`, () => {
   const rendered = async (...args: string[]) =>
-    (await renderChart(inject('kubeTools').helm, ['-n', 'reports', '--set', 'alerts.prometheusRule.enabled=true', ...args], 'daily-report')).objects;
+    (await renderChart(inject('kubeTools').helm, [...COMPLETE, '-n', 'reports', '--set', 'alerts.prometheusRule.enabled=true', ...args], 'daily-report')).objects;
 
   it('is rendered only when enabled, with the labels the Prometheus Operator selects by', async () => {
-    expect((await renderChart(inject('kubeTools').helm, [], 'daily-report')).objects.some((o) => o.kind === 'PrometheusRule')).toBe(false);
+    expect((await renderChart(inject('kubeTools').helm, [...COMPLETE], 'daily-report')).objects.some((o) => o.kind === 'PrometheusRule')).toBe(false);
     const rule = only(await rendered('--set', 'alerts.prometheusRule.additionalLabels.release=kube-prometheus-stack'), 'PrometheusRule');
     expect(rule.metadata.labels.release).toBe('kube-prometheus-stack');
     expect(rule.spec.groups[0].rules.map((r: any) => r.alert)).toEqual(['DailyReportJobFailed', 'DailyReportNoSuccessIn26h', 'DailyReportNeverSucceeded', 'DailyReportSuspended']);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, inject, it } from 'vitest';
-import { CHART_DIR, envOf, helm, only, renderChart, workerContainer } from '../support/helm-chart.ts';
+import { CHART_DIR, COMPLETE, envOf, helm, only, renderChart, workerContainer } from '../support/helm-chart.ts';
 
 // The skaffold binary cannot be built here (its Go module is not served by the module proxy), so
 // this checks skaffold.yaml against what it drives — the Dockerfile, the chart and its schema — and
@@ -74,10 +74,15 @@ describe('skaffold.yaml', () => {
 
   it('renders, through helm and the schema, a CronJob running the image skaffold built', async () => {
     const [release] = skaffold.deploy.helm.releases;
-    const cronJob = only((await renderChart(HELM(), helmArgs(release, BUILT), release.name)).objects, 'CronJob');
+    // skaffold supplies the image; the rest of what the chart refuses to go without comes from the user's values.
+    const alone = await helm(HELM(), ['template', release.name, CHART_DIR, ...helmArgs(release, BUILT)]);
+    expect(alone.ok).toBe(false);
+    expect(alone.stderr).toMatch(/  - database\.host: /);
+    expect(alone.stderr).not.toMatch(/  - image\.repository: /);
+    const cronJob = only((await renderChart(HELM(), [...COMPLETE, ...helmArgs(release, BUILT)], release.name)).objects, 'CronJob');
     expect(workerContainer(cronJob).image).toBe(`${BUILT.IMAGE_REPO_daily_report}@${BUILT.IMAGE_DIGEST_daily_report}`);
     // A builder that reports no digest: the tag is used.
-    const tagged = only((await renderChart(HELM(), helmArgs(release, { ...BUILT, IMAGE_DIGEST_daily_report: '' }), release.name)).objects, 'CronJob');
+    const tagged = only((await renderChart(HELM(), [...COMPLETE, ...helmArgs(release, { ...BUILT, IMAGE_DIGEST_daily_report: '' })], release.name)).objects, 'CronJob');
     expect(workerContainer(tagged).image).toBe(`${BUILT.IMAGE_REPO_daily_report}:${BUILT.IMAGE_TAG_daily_report}`);
   });
 

@@ -9,6 +9,12 @@ export type Scenario = (typeof SCENARIOS)[number];
 
 export const scenarioFile = (scenario: Scenario) => resolve(CHART_DIR, `ci/${scenario}-values.yaml`);
 
+/**
+ * Helm arguments for the values that have no default (image, database host, password, region):
+ * the `defaults` scenario, without which the chart refuses to render.
+ */
+export const COMPLETE: readonly string[] = ['-f', resolve(CHART_DIR, 'ci/defaults-values.yaml')];
+
 const run = promisify(execFile);
 
 export interface HelmResult {
