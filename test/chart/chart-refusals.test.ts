@@ -79,11 +79,12 @@ describe('values the worker cannot honour are refused by the schema, with Helm 3
     ['schedule=0 1 32 * *', /schedule/],
     ['schedule=0 1 * 13 *', /schedule/],
     ['schedule=0 1 * * 8', /schedule/],
-    ['report.keyTemplate=relatorio.csv', /keyTemplate/],
-    ['report.keyTemplate=/abs/relatorio_{YYYYMMDD}.csv', /keyTemplate/],
+    ['report.keyTemplate="relatorio.csv"', /keyTemplate/],
+    ['report.keyTemplate="/abs/relatorio_{YYYYMMDD}.csv"', /keyTemplate/],
   ])('%s', async (value, path) => {
     for (const [label, binary] of HELMS()) {
-      const result = await template(binary, [...COMPLETE, '--set', value]);
+      // JSON values: --set would read the braces of a key template as a list.
+      const result = await template(binary, [...COMPLETE, value.includes('"') ? '--set-json' : '--set', value]);
       expect(result.ok, label).toBe(false);
       expect(result.stderr, label).toMatch(/schema/);
       expect(result.stderr, label).toMatch(path);
