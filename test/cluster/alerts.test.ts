@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CHART_DIR } from '../support/helm-chart.ts';
+import { CHART_DIR, COMPLETE } from '../support/helm-chart.ts';
 import { clusterEnv, helmInCluster, kubectl, kubectlJson } from '../support/kubectl.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
@@ -23,7 +23,7 @@ describe.skipIf(!('kubeconfig' in cluster))('alerts from inside the cluster, as 
 
   beforeAll(async () => {
     await kubectl(['create', 'namespace', NS]);
-    const installed = await helmInCluster(['install', 'daily-report', CHART_DIR, '-n', NS, '--set', 'alerts.kubernetes.enabled=true']);
+    const installed = await helmInCluster(['install', 'daily-report', CHART_DIR, ...COMPLETE, '-n', NS, '--set', 'alerts.kubernetes.enabled=true']);
     expect(installed.ok, installed.stderr).toBe(true);
     const token = (await kubectl(['create', 'token', 'daily-report', '-n', NS])).trim();
     const admin = JSON.parse(readFileSync(clusterEnv().KUBECONFIG!, 'utf8'));
@@ -118,7 +118,7 @@ describe.skipIf(!('kubeconfig' in cluster))('alerts from inside the cluster, as 
       expect(result.code).toBe(0);
       expect(result.logs.some((l) => l.level === 'warn' && /cannot read our own Job/.test(l.msg))).toBe(true);
     } finally {
-      await helmInCluster(['upgrade', 'daily-report', CHART_DIR, '-n', NS, '--set', 'alerts.kubernetes.enabled=true']);
+      await helmInCluster(['upgrade', 'daily-report', CHART_DIR, ...COMPLETE, '-n', NS, '--set', 'alerts.kubernetes.enabled=true']);
     }
   });
 });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { PERMANENT_EXIT_CODES } from '../../src/errors.ts';
-import { CHART_DIR, SCENARIOS, scenarioFile, type Scenario } from '../support/helm-chart.ts';
+import { CHART_DIR, COMPLETE, SCENARIOS, helm, scenarioFile, type Scenario } from '../support/helm-chart.ts';
 import { clusterEnv, helmInCluster, kubectl, kubectlJson } from '../support/kubectl.ts';
 
 const cluster = inject('cluster');
@@ -18,6 +18,8 @@ const PREREQUISITES: Record<Scenario, string[][]> = {
     ['create', 'configmap', 'app-db-ca', '--from-literal=ca.crt=-----BEGIN CERTIFICATE-----'],
   ],
   'azure-workload-identity': [['create', 'secret', 'generic', 'daily-report-db', '--from-literal=password=not-a-real-password']],
+  // Its Secret comes from values (development).
+  's3-compatible': [],
   alerts: [
     ['create', 'secret', 'generic', 'daily-report-secrets', '--from-literal=password=p', '--from-literal=azure-storage-connection-string=UseDevelopmentStorage=true', '--from-literal=alert-webhook-url=https://hooks.example.com/T0/B0/x'],
   ],
@@ -122,7 +124,7 @@ describe.skipIf(!('kubeconfig' in cluster))('the chart on a real kube-apiserver'
   it('helm upgrade moves an installed release to new values; a changed query shows in the pod template', async () => {
     const namespace = namespaceOf('defaults');
     const before = await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace]);
-    const result = await helmInCluster(['upgrade', RELEASE, CHART_DIR, '-n', namespace, '--set', 'timeZone=America/Sao_Paulo', '--set', 'report.sql=SELECT 1', '--set', 'suspend=true']);
+    const result = await helmInCluster(['upgrade', RELEASE, CHART_DIR, ...COMPLETE, '-n', namespace, '--set', 'timeZone=America/Sao_Paulo', '--set', 'report.sql=SELECT 1', '--set', 'suspend=true']);
     expect(result.ok, result.stderr).toBe(true);
     const after = await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace]);
     expect(after.spec.timeZone).toBe('America/Sao_Paulo');
@@ -133,5 +135,88 @@ describe.skipIf(!('kubeconfig' in cluster))('the chart on a real kube-apiserver'
     expect(sql.data['report.sql'].trim()).toBe('SELECT 1');
     const history = JSON.parse((await helmInCluster(['history', RELEASE, '-n', namespace, '-o', 'json'])).stdout);
     expect(history.map((h: any) => h.revision)).toEqual([1, 2]);
+  });
+
+  it('Helm 3 installs and upgrades a release too, with the documented ttlSecondsAfterFinished: null', async () => {
+    const namespace = 'dr-helm3';
+    await kubectl(['create', 'namespace', namespace]);
+    const helm3 = (args: string[]) => helm(inject('kubeTools').helm3, args, clusterEnv());
+    const installed = await helm3(['install', RELEASE, CHART_DIR, '-n', namespace, '-f', scenarioFile('s3-compatible'), '--set', 'job.ttlSecondsAfterFinished=null']);
+    expect(installed.ok, installed.stderr).toBe(true);
+    expect((await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace])).spec.jobTemplate.spec).not.toHaveProperty('ttlSecondsAfterFinished');
+    const upgraded = await helm3(['upgrade', RELEASE, CHART_DIR, '-n', namespace, '-f', scenarioFile('s3-compatible'), '--set', 'job.ttlSecondsAfterFinished=604800']);
+    expect(upgraded.ok, upgraded.stderr).toBe(true);
+    expect((await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace])).spec.jobTemplate.spec.ttlSecondsAfterFinished).toBe(604_800);
+  });
+
+  it('helm install with no values is refused with the list of values to set, and creates nothing', async () => {
+    const namespace = 'dr-no-values';
+    await kubectl(['create', 'namespace', namespace]);
+    const result = await helmInCluster(['install', RELEASE, CHART_DIR, '-n', namespace]);
+    expect(result.ok).toBe(false);
+    expect(result.stderr).toContain('daily-report cannot be installed with these values');
+    for (const value of ['image.repository', 'database.host', 'credentials.existingSecret', 'storage.s3.region']) expect(result.stderr).toContain(`\n  - ${value}: `);
+    const releases = await helmInCluster(['list', '-n', namespace, '-q']);
+    expect(releases.ok, releases.stderr).toBe(true);
+    expect(releases.stdout.trim()).toBe('');
+    expect((await kubectlJson(['get', 'cronjobs,secrets,configmaps', '-n', namespace, '-l', `app.kubernetes.io/instance=${RELEASE}`])).items).toEqual([]);
+  });
+});
+
+/**
+ * `helm test` as far as a cluster without a kubelet lets it go: the API server admits the check's pod
+ * (Pod Security "restricted" enforced), and the test plays the kubelet by setting the pod's phase, the
+ * only thing helm waits for — so helm's verdict on a passed and on a failed check is exercised too.
+ */
+describe.skipIf(!('kubeconfig' in cluster))('helm test on a real kube-apiserver', () => {
+  const namespace = 'dr-helm-test';
+  const pod = `${RELEASE}-validate`;
+
+  beforeAll(async () => {
+    await kubectl(['create', 'namespace', namespace]);
+    await kubectl(['label', 'namespace', namespace, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=latest']);
+    const installed = await helmInCluster(['install', RELEASE, CHART_DIR, '-n', namespace, '-f', scenarioFile('s3-compatible')]);
+    expect(installed.ok, installed.stderr).toBe(true);
+  });
+
+  /** Starts `helm test`, waits for the pod it creates, and returns both. */
+  async function startHelmTest() {
+    const running = helmInCluster(['test', RELEASE, '-n', namespace, '--timeout', '90s']);
+    for (let i = 0; i < 300; i++) {
+      const found = await kubectlJson(['get', 'pods', '-n', namespace, '--field-selector', `metadata.name=${pod}`]);
+      if (found.items.length === 1 && !found.items[0].metadata.deletionTimestamp) return { running, created: found.items[0] };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`helm test created no pod ${pod}: ${JSON.stringify(await running)}`);
+  }
+
+  const setPhase = (phase: 'Succeeded' | 'Failed') =>
+    kubectl(['patch', 'pod', pod, '-n', namespace, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { phase } })]);
+
+  it('creates the validate pod, admitted under Pod Security "restricted", with the nightly pod spec; a passed check passes helm test', async () => {
+    const { running, created } = await startHelmTest();
+    expect(created.metadata.annotations['helm.sh/hook']).toBe('test');
+    const [check] = created.spec.containers;
+    expect(check.args).toEqual(['validate']);
+    expect(check.image).toBe('registry.example.com/team/daily-report:0.1.0');
+    const cronJob = await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace]);
+    const [worker] = cronJob.spec.jobTemplate.spec.template.spec.containers;
+    expect(check.env).toEqual(worker.env);
+    expect(check.volumeMounts).toEqual(worker.volumeMounts);
+    expect(created.spec.volumes).toEqual(cronJob.spec.jobTemplate.spec.template.spec.volumes);
+    await setPhase('Succeeded');
+    const result = await running;
+    expect(result.ok, result.stderr).toBe(true);
+    expect(result.stdout).toMatch(new RegExp(`TEST SUITE:\\s+${pod}[\\s\\S]*Phase:\\s+Succeeded`));
+  });
+
+  it('a failed check fails helm test, and its pod is kept for kubectl logs', async () => {
+    const { running } = await startHelmTest();
+    await setPhase('Failed');
+    const result = await running;
+    expect(result.ok).toBe(false);
+    expect(result.stderr).toMatch(new RegExp(`${pod}.*failed|pod ${pod} failed`, 'i'));
+    const kept = await kubectlJson(['get', 'pod', pod, '-n', namespace]);
+    expect(kept.status.phase).toBe('Failed');
   });
 });

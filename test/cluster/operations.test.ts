@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { CHART_DIR } from '../support/helm-chart.ts';
+import { CHART_DIR, COMPLETE } from '../support/helm-chart.ts';
 import { completeJob, failJob, listJobs, startJob } from '../support/job-controller.ts';
 import { clusterEnv, helmInCluster, kubectl, kubectlJson } from '../support/kubectl.ts';
 import { runDailyReport, type CliResult } from '../support/run-cli.ts';
@@ -29,7 +29,7 @@ const errorOf = (result: CliResult) => result.logs.find((l) => l.level === 'erro
 describe.skipIf(!('kubeconfig' in cluster))('rerun, backfill and status against a real kube-apiserver with the chart installed', () => {
   beforeAll(async () => {
     await kubectl(['create', 'namespace', NS]);
-    const result = await helmInCluster(['install', 'daily-report', CHART_DIR, '-n', NS, '--set', 'timeZone=America/Sao_Paulo']);
+    const result = await helmInCluster(['install', 'daily-report', CHART_DIR, ...COMPLETE, '-n', NS, '--set', 'timeZone=America/Sao_Paulo']);
     expect(result.ok, result.stderr).toBe(true);
   });
 
@@ -57,7 +57,7 @@ describe.skipIf(!('kubeconfig' in cluster))('rerun, backfill and status against 
   it('a long CronJob name still gives a Job name within 63 characters', async () => {
     const long = 'a-cronjob-name-of-fifty-two-characters-for-the-tests';
     await kubectl(['create', 'namespace', 'ops-long']);
-    const result = await helmInCluster(['install', 'r', CHART_DIR, '-n', 'ops-long', '--set', `fullnameOverride=${long}`]);
+    const result = await helmInCluster(['install', 'r', CHART_DIR, ...COMPLETE, '-n', 'ops-long', '--set', `fullnameOverride=${long}`]);
     expect(result.ok, result.stderr).toBe(true);
     const run = await cli(['rerun', '--date', '2024-10-05', '-n', 'ops-long', '--cronjob', long]);
     expect(run.code, run.stderr).toBe(0);
@@ -92,7 +92,7 @@ describe.skipIf(!('kubeconfig' in cluster))('rerun, backfill and status against 
   it('backfill --parallel 2 runs one Job per date in date order, never more than two active', async () => {
     const namespace = 'ops-backfill';
     await kubectl(['create', 'namespace', namespace]);
-    expect((await helmInCluster(['install', 'daily-report', CHART_DIR, '-n', namespace])).ok).toBe(true);
+    expect((await helmInCluster(['install', 'daily-report', CHART_DIR, ...COMPLETE, '-n', namespace])).ok).toBe(true);
     const running = cli(['backfill', '--from', '2024-09-01', '--to', '2024-09-05', '--parallel', '2', '-n', namespace, ...POLL]);
     // Play the Job controller: finish the oldest unfinished Job a little after it appears, and watch how many are active.
     let maxActive = 0;
@@ -125,7 +125,7 @@ describe.skipIf(!('kubeconfig' in cluster))('rerun, backfill and status against 
   it('backfill --missing-only asks the storage which reports are published and skips them', async () => {
     const namespace = 'ops-missing';
     await kubectl(['create', 'namespace', namespace]);
-    expect((await helmInCluster(['install', 'daily-report', CHART_DIR, '-n', namespace])).ok).toBe(true);
+    expect((await helmInCluster(['install', 'daily-report', CHART_DIR, ...COMPLETE, '-n', namespace])).ok).toBe(true);
     const dir = mkdtempSync(join(tmpdir(), 'daily-report-published-'));
     // Published = the manifest exists (it is written last). A CSV without its manifest is an unfinished night.
     writeFileSync(join(dir, 'relatorio_20240801.csv'), 'x');
