@@ -149,6 +149,19 @@ describe.skipIf(!('kubeconfig' in cluster))('the chart on a real kube-apiserver'
     expect((await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace])).spec.jobTemplate.spec.ttlSecondsAfterFinished).toBe(604_800);
   });
 
+  it("the README's upgrade (--reset-then-reuse-values) keeps the release's values and applies the new ones", async () => {
+    const namespace = namespaceOf('s3-irsa-kms');
+    // Not --reuse-values: that keeps the installed chart's defaults too, so a value a newer chart adds
+    // (and its schema requires) would be missing; this flag starts from the new chart's defaults.
+    const result = await helmInCluster(['upgrade', RELEASE, CHART_DIR, '-n', namespace, '--reset-then-reuse-values', '--set', 'image.tag=0.1.1', '--set', 'image.digest=']);
+    expect(result.ok, result.stderr).toBe(true);
+    const cronJob = await kubectlJson(['get', 'cronjob', RELEASE, '-n', namespace]);
+    const [worker] = cronJob.spec.jobTemplate.spec.template.spec.containers;
+    expect(worker.image).toBe('123456789012.dkr.ecr.sa-east-1.amazonaws.com/daily-report:0.1.1');
+    const env = Object.fromEntries(worker.env.map((e: any) => [e.name, e.value]));
+    expect(env).toMatchObject({ AWS_REGION: 'sa-east-1', PGSSLMODE: 'verify-full', REPORT_KEY_TEMPLATE: 'relatorio_{YYYYMMDD}.csv', REPORT_TIMEZONE: 'America/Sao_Paulo' });
+  });
+
   it('helm install with no values is refused with the list of values to set, and creates nothing', async () => {
     const namespace = 'dr-no-values';
     await kubectl(['create', 'namespace', namespace]);
