@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { loadStorageConfig } from '../config/load-config.ts';
+import { loadStorageConfig } from '../loader/load-config.ts';
 import { ExitCode } from '../errors.ts';
 import { backfill, type BackfillResult } from '../ops/backfill.ts';
 import { datesBetween } from '../ops/date-range.ts';
@@ -57,7 +56,7 @@ export async function backfillCommand(args: BackfillArgs, context: CommandContex
 
 /** Dates whose report and manifest are already published, asked of the storage provider the job uses. */
 async function publishedDates(dates: readonly string[], context: CommandContext): Promise<Set<string>> {
-  const { storage: settings, keyTemplate } = loadStorageConfig(context.env, { readTextFile: (path) => readFileSync(path, 'utf8') });
+  const { storage: settings, keyTemplate } = await loadStorageConfig(context.env, { signal: context.signal });
   const storage = await createStorage(settings);
   const published = new Set<string>();
   for (const date of dates) {
