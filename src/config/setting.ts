@@ -191,7 +191,7 @@ export function url<O extends SettingOptions>(options: O & { allowSecrets?: bool
     if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) return problem('must be an http(s) URL');
     const parsed = new URL(value);
     if (options.allowSecrets !== true && (parsed.username !== '' || parsed.password !== '' || parsed.search !== '')) {
-      return problem('must not carry credentials (user:password@ or a ?query such as a SAS token): they would be logged with the URL');
+      return unquotedProblem('must not carry credentials (user:password@ or a ?query such as a SAS token): they would be logged with the URL');
     }
     return ok(value);
   });
@@ -205,7 +205,7 @@ export function keyPathProblems(value: string, kind: 'key' | 'prefix'): string[]
   const problems: string[] = [];
   if (value.startsWith('/')) problems.push('must not start with "/"');
   if (kind === 'key' && value.endsWith('/')) problems.push('must not end with "/" (it names an object, not a folder)');
-  const segments = (kind === 'prefix' ? value.replace(/\/$/, '') : value).split('/');
+  const segments = value.replace(/\/$/, '').split('/');
   if (value !== '' && segments.some((segment) => segment === '..' || segment === '.')) problems.push('must not contain "." or ".." segments');
   if (value !== '' && !value.startsWith('/') && segments.some((segment) => segment === '')) problems.push('must not contain an empty segment ("//")');
   if (value.includes('\\')) problems.push('must use "/" to separate folders, not "\\"');

@@ -1,7 +1,7 @@
 import type { AlertsConfig, Config, StorageConfig } from '../config/config.ts';
 import { rememberSecret } from '../config/redaction.ts';
 import type { BuildContext, Command, Setting, SettingsDomain, SettingsSpec } from '../config/setting.ts';
-import { ConfigurationIsInvalid } from '../errors.ts';
+import { ConfigurationIsInvalid, RunWasTerminated } from '../errors.ts';
 import { closestName } from './did-you-mean.ts';
 import { readSettingFile, SettingFileUnreadable, type ReadSettingFile } from './setting-files.ts';
 import { DOMAINS, KNOWN_VARIABLES, LIBPQ_VARIABLES, OWN_PREFIXES, settingsFor } from './settings-spec.ts';
@@ -74,6 +74,15 @@ interface Loaded {
 
 async function load(rawEnv: Env, command: Command, options: LoadOptions): Promise<Loaded> {
   const signal = options.signal ?? new AbortController().signal;
+  try {
+    return await loadOrThrow(rawEnv, command, options, signal);
+  } catch (error) {
+    if (signal.aborted) throw new RunWasTerminated('terminated while reading the configuration', { phase: 'config', cause: error });
+    throw error;
+  }
+}
+
+async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, signal: AbortSignal): Promise<Loaded> {
   const readFile = options.readFile ?? readSettingFile;
   // An empty variable means "unset": that is how Helm renders an empty value.
   const env = Object.fromEntries(Object.entries(rawEnv).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
