@@ -15,7 +15,7 @@ export const ALERT_SETTINGS = defineSettings({
   // A webhook URL is a credential too: Slack and Teams put the token in the path.
   ALERT_WEBHOOK_URL: url({
     secret: true, fromFile: true, allowSecrets: true, commands: ALERT_COMMANDS, defaultDoc: '*(none)*',
-    doc: 'Webhook posted once per failed report (Slack and Teams URLs carry a token: use `_FILE`). Secret.',
+    doc: 'Webhook posted once per failed report (Slack and Teams URLs carry a token: use `_FILE`).',
   }),
   ALERT_WEBHOOK_FORMAT: oneOf({ values: WEBHOOK_FORMATS, default: 'generic', commands: ALERT_COMMANDS, doc: '`generic` (JSON), `slack` or `teams`.' }),
   ALERT_ON_SUCCESS: flag({ default: 'false', commands: ALERT_COMMANDS, doc: 'Also post when a report is published.' }),

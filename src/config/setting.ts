@@ -179,7 +179,7 @@ export function oneOf<const V extends string, O extends SettingOptions>(options:
 /** A path to a file whose text the domain receives as `{ path, text }`. */
 /** A path to a file whose text the domain receives (the loader reads it, bounded, before the domain sees it). */
 export function fileText<O extends SettingOptions>(options: O & { maxBytes: number }) {
-  return setting<FileText, O>(options, `path of a file (at most ${options.maxBytes / 1024} KiB)`, (value) => ok({ path: value, text: '' }), {
+  return setting<FileText, O>(options, `path of a file (at most ${options.maxBytes >= 1024 * 1024 ? `${options.maxBytes / (1024 * 1024)} MiB` : `${options.maxBytes / 1024} KiB`})`, (value) => ok({ path: value, text: '' }), {
     source: 'file',
     maxBytes: options.maxBytes,
   });

@@ -22,7 +22,7 @@ export const DATABASE_SETTINGS = defineSettings({
   PGPORT: wholeNumber({ min: 1, max: 65_535, example: 5432, default: '5432', fromFile: true, doc: 'Database port.' }),
   PGDATABASE: text({ required: 'is required: the database to read (example: PGDATABASE=app)', fromFile: true, form: 'database name', doc: 'Database to read, e.g. `app`.' }),
   PGUSER: text({ required: 'is required: a role with SELECT on the report tables (example: PGUSER=report_reader)', fromFile: true, form: 'role name', doc: "Role with `SELECT` on the report's tables only, e.g. `report_reader`." }),
-  PGPASSWORD: text({ secret: true, fromFile: true, form: 'password', defaultDoc: '*(none)*', doc: 'Its password. Secret.' }),
+  PGPASSWORD: text({ secret: true, fromFile: true, form: 'password', defaultDoc: '*(none)*', doc: 'Its password.' }),
   PGSSLMODE: oneOf({
     values: SSL_MODES, default: 'disable',
     hint: ' (node-postgres cannot fall back between TLS and plaintext, so "allow" and "prefer" are not offered; use verify-full in production)',

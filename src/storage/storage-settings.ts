@@ -18,6 +18,8 @@ const CUSTOM_REGION_FORM = /^[a-z0-9][a-z0-9-]{0,62}$/;
 // Commands that publish or look at published reports: backfill --missing-only asks the storage too.
 const STORAGE_COMMANDS = ['run', 'validate', 'backfill'] as const;
 const prefixCheck = keyPathCheck('prefix', 'diarios/');
+// The form every server's region has; AWS's own form is checked with the provider (it depends on S3_ENDPOINT).
+const regionCheck = (s: string) => (CUSTOM_REGION_FORM.test(s) ? undefined : 'must be an AWS region such as sa-east-1 or us-east-1');
 
 export const STORAGE_SETTINGS = defineSettings({
   STORAGE_PROVIDER: oneOf({ values: STORAGE_PROVIDERS, default: 'local', commands: STORAGE_COMMANDS, doc: '`s3`, `azure` or `local` (see Storage providers).' }),
@@ -32,8 +34,8 @@ export const STORAGE_SETTINGS = defineSettings({
     check: (s) => (S3_BUCKET_NAME.test(s) ? undefined : 'must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'),
   }),
   S3_PREFIX: text({ commands: STORAGE_COMMANDS, form: 'key prefix', defaultDoc: '*(empty)*', check: prefixCheck, doc: 'Key prefix, e.g. `diarios/` → `diarios/relatorio_20241005.csv` (a missing final `/` is added).' }),
-  AWS_REGION: text({ commands: STORAGE_COMMANDS, form: 'AWS region', defaultDoc: '*(required for s3)*', doc: 'e.g. `sa-east-1`. With `S3_ENDPOINT`, any region name the server expects (e.g. `auto`).' }),
-  AWS_DEFAULT_REGION: text({ commands: STORAGE_COMMANDS, form: 'AWS region', defaultDoc: '*(none)*', doc: 'Used when `AWS_REGION` is not set.' }),
+  AWS_REGION: text({ commands: STORAGE_COMMANDS, form: 'AWS region', defaultDoc: '*(required for s3)*', check: regionCheck, doc: 'e.g. `sa-east-1`. With `S3_ENDPOINT`, any region name the server expects (e.g. `auto`).' }),
+  AWS_DEFAULT_REGION: text({ commands: STORAGE_COMMANDS, form: 'AWS region', defaultDoc: '*(none)*', check: regionCheck, doc: 'Used when `AWS_REGION` is not set.' }),
   S3_ENDPOINT: url({ commands: STORAGE_COMMANDS, defaultDoc: '*(AWS)*', doc: 'For S3-compatible servers (MinIO, Ceph…).' }),
   S3_FORCE_PATH_STYLE: flag({ default: 'false', commands: STORAGE_COMMANDS, doc: 'Path-style requests, for S3-compatible servers.' }),
   S3_SSE: oneOf({ values: S3_SSE_MODES, default: 'AES256', commands: STORAGE_COMMANDS, doc: '`AES256` (SSE-S3) or `aws:kms` (SSE-KMS, with an S3 bucket key). Always sent.' }),
@@ -50,7 +52,7 @@ export const STORAGE_SETTINGS = defineSettings({
       const wrong = azureConnectionStringProblem(s);
       return wrong === undefined ? undefined : unquotedProblem(wrong);
     },
-    doc: 'Development (Azurite) or key-based access. Secret.',
+    doc: 'Development (Azurite) or key-based access.',
   }),
   AZURE_STORAGE_ACCOUNT_URL: url({ commands: STORAGE_COMMANDS, defaultDoc: '—', doc: 'e.g. `https://myaccount.blob.core.windows.net`, with `DefaultAzureCredential` (workload identity). Set exactly one of the two.' }),
   AZURE_STORAGE_CONTAINER: text({
@@ -73,8 +75,10 @@ export const storageSettings: SettingsDomain<typeof STORAGE_SETTINGS, StorageCon
       case 's3': {
         const region = v.AWS_REGION ?? v.AWS_DEFAULT_REGION;
         const regionName = v.AWS_REGION === undefined ? 'AWS_DEFAULT_REGION' : 'AWS_REGION';
-        if (region === undefined) context.problem('AWS_REGION', 'is required with STORAGE_PROVIDER=s3 (example: AWS_REGION=sa-east-1)');
-        else if (!(v.S3_ENDPOINT === undefined ? AWS_REGION_FORM : CUSTOM_REGION_FORM).test(region)) {
+        if (context.failed('AWS_REGION') || context.failed('AWS_DEFAULT_REGION')) {
+          // Already reported with its value.
+        } else if (region === undefined) context.problem('AWS_REGION', 'is required with STORAGE_PROVIDER=s3 (example: AWS_REGION=sa-east-1)');
+        else if (v.S3_ENDPOINT === undefined && !AWS_REGION_FORM.test(region)) {
           context.problem(regionName, `must be an AWS region such as sa-east-1 or us-east-1 (got ${JSON.stringify(region)})`);
         }
         if (v.S3_SSE_KMS_KEY_ID !== undefined && v.S3_SSE !== 'aws:kms') {

@@ -1,5 +1,5 @@
 import type { TelemetryConfig } from '../config/config.ts';
-import { defineSettings, duration, text, url, type SettingsDomain } from '../config/setting.ts';
+import { defineSettings, duration, oneOf, text, url, type SettingsDomain } from '../config/setting.ts';
 
 /**
  * Telemetry's own setting, and the standard OTEL_* ones the chart renders (read by the
@@ -15,7 +15,10 @@ export const TELEMETRY_SETTINGS = defineSettings({
     commands: ALL_COMMANDS, defaultDoc: '*(none: no telemetry)*',
     doc: 'OTLP/HTTP endpoint for traces and metrics (the other standard `OTEL_*` variables apply too); see Monitoring and alerts.',
   }),
-  OTEL_EXPORTER_OTLP_PROTOCOL: text({ commands: ALL_COMMANDS, form: 'http/protobuf or http/json', defaultDoc: '`http/protobuf`', doc: 'OTLP encoding.' }),
+  // The job ships the OTLP/HTTP exporters only: grpc would silently export nothing.
+  OTEL_EXPORTER_OTLP_PROTOCOL: oneOf({ values: ['http/protobuf', 'http/json'], commands: ALL_COMMANDS, defaultDoc: '`http/protobuf`', doc: 'OTLP encoding (the job ships the OTLP/HTTP exporters; `grpc` is refused).' }),
+  // Read by the SDK; declared so its value (often an Authorization token) is redacted like every secret.
+  OTEL_EXPORTER_OTLP_HEADERS: text({ secret: true, commands: ALL_COMMANDS, form: 'key=value,…', defaultDoc: '*(none)*', doc: 'Headers sent with every export, e.g. `Authorization=Bearer …`.' }),
   OTEL_RESOURCE_ATTRIBUTES: text({ commands: ALL_COMMANDS, form: 'key=value,…', defaultDoc: '*(none)*', doc: 'Resource attributes on every span and metric (the chart sets the pod, Job and CronJob).' }),
   POD_NAME: text({ commands: ALL_COMMANDS, form: 'pod name', defaultDoc: '*(none)*', doc: 'Our pod, for `OTEL_RESOURCE_ATTRIBUTES`. Set by the chart from the downward API.' }),
 });
