@@ -23,7 +23,7 @@ export const REPORT_SETTINGS = defineSettings({
   }),
   REPORT_SQL_FILE: fileText({ maxBytes: 1024 * 1024, default: DEFAULT_SQL_FILE, defaultDoc: '`sql/report.sql` (shipped)', doc: 'The report query (see The query and its parameters).' }),
   REPORT_STATEMENT_TIMEOUT: duration({
-    min: '1s', max: '24h', example: '2h', default: '2h',
+    min: '100ms', max: '24h', example: '2h', default: '2h',
     doc: 'Bound on the whole extraction (`statement_timeout`): `90s`, `5m`, `2h`, `1h30m` or milliseconds.',
   }),
   REPORT_ENGINE: oneOf({
@@ -42,7 +42,7 @@ export const REPORT_SETTINGS = defineSettings({
     doc: 'Object key; placeholders `{YYYYMMDD}`, `{YYYY-MM-DD}`, `{YYYY}`, `{MM}`, `{DD}`. Must contain the date; no leading or trailing `/`, no `..`.',
   }),
   REPORT_IF_EXISTS: oneOf({ values: IF_EXISTS, default: 'overwrite', doc: 'When the report already exists: `overwrite` (atomically), `skip` (exit 0, no database work), `fail` (exit 5).' }),
-  REPORT_PROGRESS_INTERVAL: duration({ min: '1s', max: '1h', example: '10s', default: '10s', doc: 'How often a progress line is logged during a long extraction.' }),
+  REPORT_PROGRESS_INTERVAL: duration({ min: '100ms', max: '1h', example: '10s', default: '10s', doc: 'How often a progress line is logged during a long extraction.' }),
   CSV_DELIMITER: text({
     default: ',', form: '`,` `;` `|` or tab',
     check: (s) => (s in DELIMITERS ? undefined : 'must be one of "," ";" "|" or tab (write \\t or tab)'),

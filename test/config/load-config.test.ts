@@ -192,8 +192,8 @@ describe('bounds and forms', () => {
   it('refuses durations that would overflow a timer or time every request out', async () => {
     const problems = await problemsOf({ ...minimal, STORAGE_REQUEST_TIMEOUT: '30d', REPORT_PROGRESS_INTERVAL: '30d', REPORT_STATEMENT_TIMEOUT: '30d', TELEMETRY_FLUSH_TIMEOUT: '0' });
     expect(problems).toEqual([
-      'REPORT_STATEMENT_TIMEOUT: must be from 1s to 1d (example: 2h) (got "30d")',
-      'REPORT_PROGRESS_INTERVAL: must be from 1s to 1h (example: 10s) (got "30d")',
+      'REPORT_STATEMENT_TIMEOUT: must be from 100ms to 1d (example: 2h) (got "30d")',
+      'REPORT_PROGRESS_INTERVAL: must be from 100ms to 1h (example: 10s) (got "30d")',
       'STORAGE_REQUEST_TIMEOUT: must be from 1s to 30m (example: 2m) (got "30d")',
       'TELEMETRY_FLUSH_TIMEOUT: must be from 100ms to 1m (example: 5s) (got "0")',
     ]);
