@@ -1,9 +1,10 @@
 import type { Writable } from 'node:stream';
-import type { Config } from '../config/config.ts';
+import type { Config, StorageConfig } from '../config/config.ts';
 import { ConfigurationIsInvalid, exitCodeOf, messageOf, ReportError, type ExitCode } from '../errors.ts';
 import { loadConfig, type Env } from '../loader/load-config.ts';
 import { bootstrapLoggerOptions, createLogger, type Logger } from '../log/logger.ts';
 import type { ClusterOptions, ReportJobs } from '../ops/report-jobs.ts';
+import type { ReportStorage } from '../storage/report-storage.ts';
 import { SPAN } from '../telemetry/names.ts';
 import { inSpan } from '../telemetry/spans.ts';
 
@@ -17,6 +18,8 @@ export interface CommandContext {
   readonly signal: AbortSignal;
   /** The clock; a test may fix it. */
   readonly now?: () => Date;
+  /** Builds the storage adapter (the factory in storage/ unless a test wraps it). */
+  readonly createStorage?: (config: StorageConfig) => Promise<ReportStorage>;
 }
 
 /**

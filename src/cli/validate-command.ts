@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import type { Config } from '../config/config.ts';
+import type { Config, StorageConfig } from '../config/config.ts';
 import { redactUrl } from '../config/redaction.ts';
 import { exitCodeOf, ExitCode, messageOf, ReportContractViolated } from '../errors.ts';
 import { PostgresReportSource } from '../extract/postgres-report-source.ts';
@@ -44,7 +44,7 @@ export async function validateCommand(args: ValidateArgs, context: CommandContex
         (validation): DatabaseCheck => ({ ok: true, validation }),
         (error: unknown): DatabaseCheck => ({ ok: false, label: source.label, error }),
       ),
-      checkStorage(config, context.signal),
+      checkStorage(config, context.signal, context.createStorage),
     ]);
     context.stdout.write(formatValidation(database, storage));
     if (!database.ok) {
@@ -59,11 +59,11 @@ export async function validateCommand(args: ValidateArgs, context: CommandContex
 }
 
 /** The storage's preflight, where the adapter has one. */
-export async function checkStorage(config: Config, signal: AbortSignal): Promise<StorageCheck> {
+export async function checkStorage(config: Config, signal: AbortSignal, create: (config: StorageConfig) => Promise<ReportStorage> = createStorage): Promise<StorageCheck> {
   const key = reportKey(config.report.keyTemplate, config.report.date ?? todayIn(config.report.timezone));
   let location: string = config.storage.provider;
   try {
-    const storage: PreflightStorage = await createStorage(config.storage);
+    const storage: PreflightStorage = await create(config.storage);
     location = redactUrl(storage.locate(key));
     if (storage.preflight === undefined) return { state: 'not checked', location, why: `the ${storage.provider} adapter has no preflight yet` };
     await storage.preflight(signal);
