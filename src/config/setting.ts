@@ -41,6 +41,11 @@ export interface Setting<T = unknown, V = T | undefined> {
   readonly required?: string | undefined;
   /** Never quoted in a problem, redacted from logs, webhooks and spans. */
   readonly secret: boolean;
+  /**
+   * The pieces of a secret value that travel on their own and must be redacted too (a connection
+   * string's AccountKey and SAS token, which the SDK puts into every blob URL).
+   */
+  readonly secretParts?: (value: string) => string[];
   /** May come from a file named by `<NAME>_FILE` (a mounted Kubernetes Secret). */
   readonly fromFile: boolean;
   readonly source: SettingSource;
@@ -61,6 +66,7 @@ export interface SettingOptions {
   readonly secret?: boolean;
   readonly fromFile?: boolean;
   readonly commands?: readonly Command[];
+  readonly secretParts?: (value: string) => string[];
 }
 
 type ValueOf<T, O> = O extends { default: string } ? T : O extends { required: string } ? T : T | undefined;
@@ -91,6 +97,7 @@ function setting<T, O extends SettingOptions>(options: O, form: string, parse: (
     default: value as unknown as ValueOf<T, O>,
     required: options.required,
     secret: options.secret ?? false,
+    secretParts: options.secretParts,
     fromFile: options.fromFile ?? false,
     source: 'value',
     commands: options.commands ?? JOB_COMMANDS,

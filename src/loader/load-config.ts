@@ -101,7 +101,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
       values.set(setting.name, setting.default);
     } else {
       given.add(setting.name);
-      if (setting.secret) rememberSecret(raw.text);
+      if (setting.secret) for (const secret of [raw.text, ...(setting.secretParts?.(raw.text) ?? [])]) rememberSecret(secret);
       const parsed = setting.parse(raw.text);
       if (parsed.ok) values.set(setting.name, parsed.value);
       else {

@@ -5,13 +5,8 @@
  * storage settings; the messages never quote the string (it holds the account key or a SAS).
  */
 export function azureConnectionStringProblem(connectionString: string): string | undefined {
-  const parts = new Map<string, string>();
-  for (const part of connectionString.split(';')) {
-    if (part.trim() === '') continue;
-    const equals = part.indexOf('=');
-    if (equals <= 0) return 'is not a connection string: expected Key=Value pairs separated by ";" (copy it from the portal: Access keys → Connection string)';
-    parts.set(part.slice(0, equals).trim().toLowerCase(), part.slice(equals + 1).trim());
-  }
+  const parts = connectionStringParts(connectionString);
+  if (parts === undefined) return 'is not a connection string: expected Key=Value pairs separated by ";" (copy it from the portal: Access keys → Connection string)';
   if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') return undefined;
 
   const endpoint = parts.get('blobendpoint');
@@ -31,4 +26,29 @@ export function azureConnectionStringProblem(connectionString: string): string |
     return undefined;
   }
   return 'has neither AccountName with AccountKey nor BlobEndpoint with SharedAccessSignature';
+}
+
+/**
+ * The credentials inside a connection string, which travel without the rest: the SDK appends the
+ * SAS token to every blob URL (`locate()`, errors). The loader redacts each as a secret of its own.
+ */
+export function connectionStringSecrets(connectionString: string): string[] {
+  const parts = connectionStringParts(connectionString);
+  if (parts === undefined) return [];
+  const sas = parts.get('sharedaccesssignature');
+  const signature = sas === undefined ? undefined : new URLSearchParams(sas.replace(/^\?/, '')).get('sig');
+  return [parts.get('accountkey'), sas?.replace(/^\?/, ''), signature ?? undefined, signature === null || signature === undefined ? undefined : encodeURIComponent(signature)].filter(
+    (value): value is string => value !== undefined && value !== '',
+  );
+}
+
+function connectionStringParts(connectionString: string): Map<string, string> | undefined {
+  const parts = new Map<string, string>();
+  for (const part of connectionString.split(';')) {
+    if (part.trim() === '') continue;
+    const equals = part.indexOf('=');
+    if (equals <= 0) return undefined;
+    parts.set(part.slice(0, equals).trim().toLowerCase(), part.slice(equals + 1).trim());
+  }
+  return parts;
 }

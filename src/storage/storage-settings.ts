@@ -1,6 +1,6 @@
 import { S3_CHECKSUM_ALGORITHMS, S3_SSE_MODES, STORAGE_PROVIDERS, type StorageConfig } from '../config/config.ts';
 import { defineSettings, duration, flag, keyPathCheck, oneOf, text, unquotedProblem, url, wholeNumber, type SettingsDomain } from '../config/setting.ts';
-import { azureConnectionStringProblem } from './azure-connection-string.ts';
+import { azureConnectionStringProblem, connectionStringSecrets } from './azure-connection-string.ts';
 
 /**
  * Where reports are published: the provider, and each provider's settings. Credentials for S3
@@ -47,7 +47,7 @@ export const STORAGE_SETTINGS = defineSettings({
   // (README, Performance: 4 in flight ran no faster and peaked ~10 MB higher).
   S3_QUEUE_SIZE: wholeNumber({ min: 1, max: 64, example: 2, default: '2', commands: STORAGE_COMMANDS, doc: 'Parts uploading at once. Part buffers = part size × (queue size + 1) = 24 MiB by default.' }),
   AZURE_STORAGE_CONNECTION_STRING: text({
-    secret: true, fromFile: true, commands: STORAGE_COMMANDS, form: 'Azure Storage connection string', defaultDoc: '—',
+    secret: true, fromFile: true, commands: STORAGE_COMMANDS, form: 'Azure Storage connection string', defaultDoc: '—', secretParts: connectionStringSecrets,
     check: (s) => {
       const wrong = azureConnectionStringProblem(s);
       return wrong === undefined ? undefined : unquotedProblem(wrong);

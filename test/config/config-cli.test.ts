@@ -6,6 +6,8 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { DateTime } from 'luxon';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
+import { AccountSASPermissions, BlobServiceClient, generateAccountSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { validateCommand } from '../../src/cli/validate-command.ts';
 import { forgetSecrets, rememberSecret } from '../../src/config/redaction.ts';
@@ -96,6 +98,31 @@ describe('secrets, by one mechanism', () => {
     expect(text).not.toContain('Log-Secret-31f');
     expect(parseLogLines(text)[0]).toMatchObject({ msg: 'connect failed for [redacted]', err: { message: 'driver said: password "[redacted]" is wrong' } });
     forgetSecrets();
+  });
+});
+
+describe('a SAS token in the Azure connection string', () => {
+  const azurite = inject('azurite');
+
+  it('is in no log line of a published run: the connection string and its parts are secrets', async () => {
+    const db = await createTestDatabase('azure_sas');
+    const account = /AccountName=([^;]+)/.exec(azurite.connectionString)![1]!;
+    const key = /AccountKey=([^;]+)/.exec(azurite.connectionString)![1]!;
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const container = service.getContainerClient(`sas-${randomBytes(5).toString('hex')}`);
+    await container.create();
+    const sas = generateAccountSASQueryParameters(
+      { expiresOn: new Date(Date.now() + 3_600_000), permissions: AccountSASPermissions.parse('rwdlac'), services: 'b', resourceTypes: 'sco' },
+      new StorageSharedKeyCredential(account, key),
+    ).toString();
+    const signature = new URLSearchParams(sas).get('sig')!;
+    const result = await runDailyReport(['run', '--date', '2024-10-05'], {
+      env: { ...db.env, STORAGE_PROVIDER: 'azure', AZURE_STORAGE_CONNECTION_STRING: `BlobEndpoint=${azurite.url};SharedAccessSignature=${sas}`, AZURE_STORAGE_CONTAINER: container.containerName },
+    });
+    expect(result.code, result.stderr).toBe(ExitCode.ok);
+    expect(await container.getBlockBlobClient('relatorio_20241005.csv').exists()).toBe(true);
+    expect(result.stderr).toContain('[redacted]');
+    for (const secret of [signature, encodeURIComponent(signature), sas]) expect(result.stderr).not.toContain(secret);
   });
 });
 
