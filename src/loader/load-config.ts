@@ -176,7 +176,7 @@ async function rawValue(
 function typoProblems(env: Env, command: Command): string[] {
   const read = new Set(settingsFor(command).flatMap((s) => [s.name, `${s.name}_FILE`]));
   return unknownVariables(env).flatMap((name) => {
-    const meant = closestName(name, KNOWN_VARIABLES);
+    const meant = name in LIBPQ_VARIABLES ? undefined : closestName(name, KNOWN_VARIABLES);
     return meant === undefined || !read.has(meant) ? [] : [`${name}: is not a setting of daily-report; did you mean ${meant}? (as written, it is ignored and ${meant} keeps its default)`];
   });
 }
@@ -184,7 +184,7 @@ function typoProblems(env: Env, command: Command): string[] {
 /** The other unknown variables with one of our prefixes: logged, probably a leftover. */
 function unknownVariableWarnings(env: Env): string[] {
   return unknownVariables(env)
-    .filter((name) => closestName(name, KNOWN_VARIABLES) === undefined)
+    .filter((name) => name in LIBPQ_VARIABLES || closestName(name, KNOWN_VARIABLES) === undefined)
     .map((name) => (name in LIBPQ_VARIABLES ? `${name} is ${LIBPQ_VARIABLES[name]}` : `${name} is not a setting of daily-report and is ignored`));
 }
 

@@ -7,6 +7,7 @@ import { parseDuration } from '../../src/config/duration.ts';
 import { redactSecrets } from '../../src/config/redaction.ts';
 import { ConfigurationIsInvalid, ExitCode, RunWasTerminated } from '../../src/errors.ts';
 import { loadAlertsConfig, loadConfig, loadStorageConfig, type LoadOptions } from '../../src/loader/load-config.ts';
+import { LIBPQ_VARIABLES } from '../../src/loader/settings-spec.ts';
 import { DEFAULT_SQL_FILE } from '../../src/report/report-settings.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'daily-report-config-'));
@@ -180,6 +181,12 @@ describe('typos', () => {
       expect.stringMatching(/^PGSSLMOD: is not a setting of daily-report; did you mean PGSSLMODE\?/),
       expect.stringMatching(/^REPORT_SQLFILE: is not a setting of daily-report; did you mean REPORT_SQL_FILE\?/),
     ]);
+  });
+
+  it('never take a libpq variable the job does not read for a typo of one it does', async () => {
+    const env = Object.fromEntries(Object.keys(LIBPQ_VARIABLES).map((name) => [name, 'x']));
+    const config = await loadConfig({ ...minimal, ...env }, { now });
+    expect(config.warnings).toHaveLength(Object.keys(LIBPQ_VARIABLES).length);
   });
 
   it('only warn about unknown variables far from every setting, libpq variables we do not read, and skip Kubernetes service links', async () => {
