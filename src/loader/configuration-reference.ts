@@ -49,6 +49,11 @@ them all, \`backfill --missing-only\` only the storage settings and \`REPORT_KEY
 - **\`daily-report validate\`** checks all of this, then the database (connects, describes the query,
   checks the contract) and the storage (its preflight), prints both, and exits with the
   database's failure code if it failed, else the storage's, else 3 for a broken contract, else 0.
+
+**Adding a setting** is one entry in its domain's spec (\`defineSettings\` in the file named under its
+heading: name, form and bounds, default, documentation, secret and file flags, the commands that
+read it) plus its use in that domain's \`build\`; then \`npm run docs:config\`. The loader, this
+reference, the typo check and the chart test pick it up from the spec.
 `;
 
 export function configurationReference(): string {

@@ -85,6 +85,18 @@ describe('inputs refused before any I/O (exit 2, nothing published)', () => {
   });
 });
 
+describe('secret files, read by the real process', () => {
+  it('a FIFO with no writer is exit 2 at once (it used to hang, deaf to SIGTERM); /dev/zero is exit 2 without reading 2.6 GB', async () => {
+    const db = await createTestDatabase('secret_fifo');
+    const fifo = join(db.outDir, 'password-fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    const result = await runDailyReport(['run', '--date', '2024-10-05'], { env: { ...db.env, PGPASSWORD: '', PGPASSWORD_FILE: fifo, ALERT_WEBHOOK_URL_FILE: '/dev/zero' } });
+    expect(result.code).toBe(ExitCode.invalidInput);
+    expect(errorOf(result).err.message).toMatch(/PGPASSWORD_FILE: cannot read .*password-fifo \(not a regular file \(a FIFO\)\)/);
+    expect(errorOf(result).err.message).toMatch(/ALERT_WEBHOOK_URL_FILE: cannot read \/dev\/zero \(not a regular file \(a device\)\)/);
+  });
+});
+
 describe('secrets, by one mechanism', () => {
   it('are redacted from every log line, whatever logged them', async () => {
     forgetSecrets();
