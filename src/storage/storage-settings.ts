@@ -45,7 +45,7 @@ export const STORAGE_SETTINGS = defineSettings({
   S3_PART_SIZE_MB: wholeNumber({ min: 5, max: 5_120, example: 8, default: '8', commands: STORAGE_COMMANDS, doc: 'Multipart part size in MiB.' }),
   // 8 MiB parts, 2 in flight while a third fills: 24 MiB of part buffers, chosen by measurement
   // (README, Performance: 4 in flight ran no faster and peaked ~10 MB higher).
-  S3_QUEUE_SIZE: wholeNumber({ min: 1, max: 64, example: 2, default: '2', commands: STORAGE_COMMANDS, doc: 'Parts uploading at once. Part buffers = part size × (queue size + 1) = 24 MiB by default.' }),
+  S3_QUEUE_SIZE: wholeNumber({ min: 1, max: 64, example: 2, default: '2', commands: STORAGE_COMMANDS, doc: 'Parts uploading at once. Part buffers = part size × (queue size + 1) = 24 MiB by default; raise it for a distant bucket (and the memory limit with it).' }),
   AZURE_STORAGE_CONNECTION_STRING: text({
     secret: true, fromFile: true, commands: STORAGE_COMMANDS, form: 'Azure Storage connection string', defaultDoc: '—', secretParts: connectionStringSecrets,
     check: (s) => {
