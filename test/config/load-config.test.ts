@@ -254,8 +254,8 @@ describe('bounds and forms', () => {
 describe("the report's zone and date", () => {
   it('refuses an empty TZ or a POSIX TZ when REPORT_TIMEZONE is unset (the zone would be Etc/Unknown)', async () => {
     const env = { PGDATABASE: 'app', PGUSER: 'report_reader' };
-    expect(await problemsOf({ ...env, TZ: '' })).toEqual([expect.stringMatching(/^TZ: is empty, so the report's zone is unknown: set REPORT_TIMEZONE \(example: America\/Sao_Paulo\)/)]);
-    expect(await problemsOf({ ...env, TZ: 'BRT3' })).toEqual([expect.stringMatching(/^TZ: "BRT3" is not an IANA time zone/)]);
+    expect(await problemsOf({ ...env, TZ: '' })).toEqual([expect.stringMatching(/^TZ: .*empty.*set REPORT_TIMEZONE .*America\/Sao_Paulo/)]);
+    expect(await problemsOf({ ...env, TZ: 'BRT3' })).toEqual([expect.stringMatching(/^TZ: .*"BRT3" is not an IANA time zone/)]);
     expect((await loadConfig({ ...env, TZ: ':America/Sao_Paulo' }, { now })).report.timezone).toBe('America/Sao_Paulo');
     expect((await loadConfig({ ...env, TZ: '', REPORT_TIMEZONE: 'Europe/Lisbon' }, { now })).report.timezone).toBe('Europe/Lisbon');
   });
