@@ -59,8 +59,7 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
     const date = context.date ?? v.REPORT_DATE;
     if (context.date !== undefined && !isReportDate(context.date)) {
       context.problem('--date', `must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(context.date)})`);
-    }
-    else if (date !== undefined && timezone !== undefined && date > todayIn(timezone, context.now)) {
+    } else if (date !== undefined && timezone !== undefined && date > todayIn(timezone, context.now)) {
       // The window of date D ends at D 00:00: before then the report would be partial, under its final name.
       context.problem(context.date === undefined ? 'REPORT_DATE' : '--date', `${date} is in the future in ${timezone} (the report's zone): a report covers a day that has ended`);
     }
