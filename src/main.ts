@@ -3,8 +3,8 @@
 // a 1 MiB young generation frees the streamed chunks' buffers early (S3 at 1M rows: 260 → 155 MB
 // peak RSS, same speed), and two malloc arenas keep threads from each holding freed memory
 // (−5 to −10 MB). Both only bound memory; `node dist/main.js` runs the same code without them.
-import { parseDuration } from './config/duration.ts';
 import { ExitCode } from './errors.ts';
+import { TELEMETRY_SETTINGS } from './telemetry/telemetry-settings.ts';
 import { startTelemetry } from './telemetry/telemetry.ts';
 
 // Telemetry first, before the modules it observes are loaded.
@@ -17,7 +17,6 @@ const { runCli } = await import('./cli/cli.ts');
  * something refuses to unwind, so the pod never outlives its grace period because of us.
  */
 const TERMINATION_DEADLINE_MS = 10_000;
-const DEFAULT_FLUSH_TIMEOUT_MS = 5_000;
 const controller = new AbortController();
 
 for (const [signal, code] of [['SIGTERM', ExitCode.terminated], ['SIGINT', 130]] as const) {
@@ -27,10 +26,16 @@ for (const [signal, code] of [['SIGTERM', ExitCode.terminated], ['SIGINT', 130]]
   });
 }
 
-const code = await runCli(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
+const code = await runCli(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr, signal: controller.signal }).catch((error: unknown) => {
+  // Every command logs and maps its own failures; anything reaching here is a bug: exit 1, with its stack.
+  process.stderr.write(`daily-report: unexpected error (a bug in daily-report: please report it with this stack):\n${(error as Error)?.stack ?? String(error)}\n`);
+  return ExitCode.transient;
+});
 process.exitCode = controller.signal.aborted && code !== ExitCode.ok ? terminatedCode() : code;
 // Spans and metrics leave before exit — on success, failure and SIGTERM — within a bound, whatever the receiver does.
-const flushed = await telemetry.shutdown(parseDuration(process.env.TELEMETRY_FLUSH_TIMEOUT ?? '') ?? DEFAULT_FLUSH_TIMEOUT_MS);
+// Read leniently from the spec (a wrong value was reported by the loader): telemetry outlives the configuration.
+const flushTimeout = TELEMETRY_SETTINGS.TELEMETRY_FLUSH_TIMEOUT.parse(process.env.TELEMETRY_FLUSH_TIMEOUT ?? '');
+const flushed = await telemetry.shutdown(flushTimeout.ok ? flushTimeout.value : TELEMETRY_SETTINGS.TELEMETRY_FLUSH_TIMEOUT.default);
 // An export cut short by the bound may still hold a socket: exit now rather than wait for it.
 if (!flushed) process.exit();
 // Everything we opened is closed by now; if a stray handle still holds the loop, do not hang.

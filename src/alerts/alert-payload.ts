@@ -1,4 +1,4 @@
-import type { WebhookFormat } from './alert-settings.ts';
+import type { WebhookFormat } from '../config/config.ts';
 
 /** The facts of one report's outcome, as every alert format carries them. */
 export interface ReportAlert {

@@ -1,10 +1,11 @@
+import type { AlertsConfig } from '../config/config.ts';
+import { redactSecrets } from '../config/redaction.ts';
 import { ExitCode, messageOf, PERMANENT_EXIT_CODES, ReportError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { REPORT_EVENTS } from '../ops/report-run.ts';
 import { SPAN } from '../telemetry/names.ts';
 import { inSpan } from '../telemetry/spans.ts';
 import { webhookBody, type ReportAlert } from './alert-payload.ts';
-import { alertSettings } from './alert-settings.ts';
 import { postWebhook } from './webhook.ts';
 
 const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -26,9 +27,8 @@ export interface RunResult {
  * success with ALERT_ON_SUCCESS) and an Event on our own Job. Once per failed report, not per retry.
  * Never throws and never changes the run's exit code: a webhook or API server that is down is logged.
  */
-export async function notify(result: RunResult, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<void> {
-  const settings = alertSettings(env);
-  if ((settings.webhook === undefined && settings.kubernetes === undefined) || result.skipped) return;
+export async function notify(result: RunResult, settings: AlertsConfig | undefined, logger: Logger): Promise<void> {
+  if (settings === undefined || (settings.webhook === undefined && settings.kubernetes === undefined) || result.skipped) return;
   await inSpan(SPAN.notify, {}, async (span) => {
     const failed = result.exitCode !== ExitCode.ok;
     // The Kubernetes client is loaded only when it is used (it weighs ~70 MB of RSS).
@@ -73,7 +73,7 @@ function alertOf(result: RunResult, attempt: number, final: boolean, kubernetes:
     report_date: date,
     phase: error instanceof ReportError ? error.phase : failed ? 'run' : null,
     error_class: failed ? (error instanceof ReportError ? error.name : 'UnexpectedError') : null,
-    message: failed ? messageOf(error) : `published ${result.key} (${result.rows} rows)`,
+    message: redactSecrets(failed ? messageOf(error) : `published ${result.key} (${result.rows} rows)`),
     exit_code: result.exitCode,
     attempt,
     final,

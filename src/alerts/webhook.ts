@@ -1,3 +1,4 @@
+import { redactSecrets } from '../config/redaction.ts';
 import { messageOf } from '../errors.ts';
 
 export interface WebhookResult {
@@ -20,7 +21,7 @@ export async function postWebhook(url: string, body: unknown, timeoutMs: number)
       const response = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'user-agent': 'daily-report' },
-        body: JSON.stringify(body),
+        body: redactSecrets(JSON.stringify(body)),
         signal: AbortSignal.timeout(timeoutMs),
       });
       await response.arrayBuffer().catch(() => undefined);

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { loadStorageConfig } from '../config/load-config.ts';
+import type { StorageConfig } from '../config/config.ts';
+import { loadStorageConfig } from '../loader/load-config.ts';
 import { ExitCode } from '../errors.ts';
 import { backfill, type BackfillResult } from '../ops/backfill.ts';
 import { datesBetween } from '../ops/date-range.ts';
@@ -29,10 +29,13 @@ export async function backfillCommand(args: BackfillArgs, context: CommandContex
   if (!Number.isInteger(args.parallel) || args.parallel < 1) problems.push(`--parallel: must be a whole number ≥ 1 (got ${args.parallel})`);
   const pollMs = pollIntervalMs(args['poll-interval'], problems);
   return withCluster(context, { ...args, problems }, async (jobs, logger) => {
+    // The storage settings are checked before the cluster is contacted, like every other input.
+    const where = args['missing-only'] ? await loadStorageConfig(context.env, { signal: context.signal }) : undefined;
+    for (const warning of where?.warnings ?? []) logger.warn(warning);
     const cronJob = await jobs.cronJob(args.cronjob);
     rejectFutureDates(dates, cronJob.spec?.timeZone ?? 'Etc/UTC');
 
-    const published = args['missing-only'] ? await publishedDates(dates, context) : new Set<string>();
+    const published = where ? await publishedDates(dates, where, context.signal) : new Set<string>();
     const todo = dates.filter((date) => !published.has(date));
     logger.info({ dates: dates.length, already_published: published.size, to_run: todo.length, parallel: args.parallel }, 'backfill started');
 
@@ -56,13 +59,12 @@ export async function backfillCommand(args: BackfillArgs, context: CommandContex
 }
 
 /** Dates whose report and manifest are already published, asked of the storage provider the job uses. */
-async function publishedDates(dates: readonly string[], context: CommandContext): Promise<Set<string>> {
-  const { storage: settings, keyTemplate } = loadStorageConfig(context.env, { readTextFile: (path) => readFileSync(path, 'utf8') });
+async function publishedDates(dates: readonly string[], { storage: settings, keyTemplate }: { storage: StorageConfig; keyTemplate: string }, signal: AbortSignal): Promise<Set<string>> {
   const storage = await createStorage(settings);
   const published = new Set<string>();
   for (const date of dates) {
     // The manifest is written last: it is what makes a report published.
-    if (await storage.exists(manifestKey(reportKey(keyTemplate, date)), context.signal)) published.add(date);
+    if (await storage.exists(manifestKey(reportKey(keyTemplate, date)), signal)) published.add(date);
   }
   return published;
 }

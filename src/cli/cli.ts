@@ -1,5 +1,5 @@
 import yargs from 'yargs';
-import { ConfigurationIsInvalid, ExitCode, messageOf } from '../errors.ts';
+import { ConfigurationIsInvalid, ExitCode, messageOf, ReportError } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import type { CommandContext } from './command-context.ts';
 import { backfillCommandModule } from './backfill-command.ts';
@@ -48,8 +48,13 @@ export async function runCli(args: readonly string[], context: CommandContext, s
       .wrap(Math.min(110, process.stdout.columns || 100))
       .parseAsync();
   } catch (error) {
-    stderr.write(`daily-report: ${messageOf(error)}\nRun "daily-report --help" for usage.\n`);
-    return ExitCode.invalidInput;
+    if (error instanceof ReportError || (error as Error)?.name === 'YError') {
+      stderr.write(`daily-report: ${messageOf(error)}\nRun "daily-report --help" for usage.\n`);
+      return error instanceof ReportError ? error.exitCode : ExitCode.invalidInput;
+    }
+    // Not a usage error and not one of ours: a bug. Exit 1 (a retry may not meet it) with its stack.
+    stderr.write(`daily-report: unexpected error (a bug in daily-report: please report it with this stack):\n${(error as Error)?.stack ?? String(error)}\n`);
+    return ExitCode.transient;
   }
   return code;
 }

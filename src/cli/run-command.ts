@@ -3,6 +3,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, ReportError } from '../errors.ts';
 import { PostgresReportSource } from '../extract/postgres-report-source.ts';
 import { notify } from '../alerts/notify.ts';
+import type { AlertsConfig } from '../config/config.ts';
+import { loadAlertsConfig } from '../loader/load-config.ts';
 import { bootstrapLoggerOptions, createLogger } from '../log/logger.ts';
 import { CONTENT_TYPE, runReport, type DryRunSink, type RunSummary } from '../report/run-report.ts';
 import { todayIn } from '../report/report-window.ts';
@@ -31,11 +33,15 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
     let failure: unknown;
     let reportDate: string | null = args.date ?? context.env.REPORT_DATE ?? null;
     let summary: RunSummary | undefined;
+    let alerts: AlertsConfig | undefined;
+    // Silently ignoring --out would publish the real report where a dry run was meant.
+    const problems = args.out !== undefined && !args.dryRun ? ['--out: only applies with --dry-run (add --dry-run, or drop --out to publish)'] : [];
     try {
       const code = await withConfig(
         context,
-        args,
+        { date: args.date, problems },
         async (config, logger) => {
+          alerts = config.alerts;
           reportDate = config.report.date ?? todayIn(config.report.timezone, new Date());
           summary = await runReport({
             config,
@@ -58,6 +64,12 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
       recordRunMetrics(outcome);
       if (!args.dryRun) {
         const traceId = root.spanContext().traceId;
+        const logger = createLogger(bootstrapLoggerOptions(context.env));
+        // When the configuration failed, the alert settings alone may still be valid.
+        alerts ??= await loadAlertsConfig(context.env, { signal: context.signal }).catch((error: unknown) => {
+          logger.warn({ err: error }, 'alerts: not sent, their own settings are invalid');
+          return undefined;
+        });
         await notify(
           {
             exitCode: code,
@@ -69,8 +81,8 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
             skipped: summary?.outcome === 'skipped',
             traceId: /^0+$/.test(traceId) ? null : traceId,
           },
-          context.env,
-          createLogger(bootstrapLoggerOptions(context.env)),
+          alerts,
+          logger,
         );
       }
       return code;

@@ -1,8 +1,14 @@
 import type { Argv, CommandModule } from 'yargs';
-import { ExitCode, ReportContractViolated } from '../errors.ts';
+import type { Config, StorageConfig } from '../config/config.ts';
+import { redactUrl } from '../config/redaction.ts';
+import { exitCodeOf, ExitCode, messageOf, ReportContractViolated } from '../errors.ts';
 import { PostgresReportSource } from '../extract/postgres-report-source.ts';
+import { reportKey } from '../report/report-key.ts';
+import { todayIn } from '../report/report-window.ts';
 import { validateReport, type Validation } from '../report/validate-report.ts';
-import { withConfig, type CommandContext } from './command-context.ts';
+import { createStorage } from '../storage/create-storage.ts';
+import type { ReportStorage } from '../storage/report-storage.ts';
+import { logFailure, withConfig, type CommandContext } from './command-context.ts';
 import { dateOption, type CommandDone } from './options.ts';
 import { formatTable } from './text-table.ts';
 
@@ -10,28 +16,87 @@ export interface ValidateArgs {
   readonly date?: string | undefined;
 }
 
-/** `daily-report validate`: configuration, connection and the query's columns, without reading a row. */
+/**
+ * A storage adapter that can check, before any extraction, that the bucket or container exists,
+ * the region is right and the job may write under its prefix. Optional: an adapter without it is
+ * reported as not checked.
+ */
+export type PreflightStorage = ReportStorage & { preflight?(signal: AbortSignal): Promise<void> };
+
+export type StorageCheck =
+  | { readonly state: 'ok'; readonly location: string }
+  | { readonly state: 'not checked'; readonly location: string; readonly why: string }
+  | { readonly state: 'failed'; readonly location: string; readonly error: unknown };
+
+type DatabaseCheck = { readonly ok: true; readonly validation: Validation } | { readonly ok: false; readonly label: string; readonly error: unknown };
+
+/**
+ * `daily-report validate`: configuration, then the database (connect, describe the query, the
+ * contract) and the storage (its preflight), both checked and printed in one run, so a wrong
+ * password and a missing bucket are found together. Exit code: the database's failure if any,
+ * else the storage's, else 3 for a broken contract, else 0.
+ */
 export async function validateCommand(args: ValidateArgs, context: CommandContext): Promise<ExitCode> {
   return withConfig(context, args, async (config, logger) => {
-    const validation = await validateReport(config, new PostgresReportSource(config.database, logger), context.signal);
-    context.stdout.write(formatValidation(validation));
-    if (validation.violation !== undefined) throw new ReportContractViolated(validation.violation, { phase: 'extract' });
-    logger.info({ database: validation.database, query_file: validation.queryFile }, 'configuration, connection and query are valid');
+    const source = new PostgresReportSource(config.database, logger);
+    const [database, storage] = await Promise.all([
+      validateReport(config, source, context.signal).then(
+        (validation): DatabaseCheck => ({ ok: true, validation }),
+        (error: unknown): DatabaseCheck => ({ ok: false, label: source.label, error }),
+      ),
+      checkStorage(config, context.signal, context.createStorage),
+    ]);
+    context.stdout.write(formatValidation(database, storage));
+    if (!database.ok) {
+      if (storage.state === 'failed') logFailure(logger, storage.error);
+      throw database.error;
+    }
+    if (storage.state === 'failed') throw storage.error;
+    if (database.validation.violation !== undefined) throw new ReportContractViolated(database.validation.violation, { phase: 'extract' });
+    logger.info({ database: database.validation.database, query_file: database.validation.queryFile, storage: storage.location, storage_checked: storage.state === 'ok' }, 'configuration, connection, query and storage are valid');
     return ExitCode.ok;
   });
 }
 
-export function formatValidation(validation: Validation): string {
-  const rows = [['column', 'type', 'written as', 'contract'], ...validation.columns.map((c) => [c.name, c.type, c.kind, c.inContract ? 'ok' : 'unexpected'])];
-  const table = formatTable(rows);
-  const verdict = validation.violation === undefined ? 'contract: ok' : `contract: VIOLATED — ${validation.violation}`;
-  return `database: ${validation.database}\nquery: ${validation.queryFile}\n\n${table}\n\n${verdict}\n`;
+/** The storage's preflight, where the adapter has one. */
+export async function checkStorage(config: Config, signal: AbortSignal, create: (config: StorageConfig) => Promise<ReportStorage> = createStorage): Promise<StorageCheck> {
+  const key = reportKey(config.report.keyTemplate, config.report.date ?? todayIn(config.report.timezone));
+  let location: string = config.storage.provider;
+  try {
+    const storage: PreflightStorage = await create(config.storage);
+    location = redactUrl(storage.locate(key));
+    if (storage.preflight === undefined) return { state: 'not checked', location, why: `the ${storage.provider} adapter has no preflight yet` };
+    await storage.preflight(signal);
+    return { state: 'ok', location };
+  } catch (error) {
+    return { state: 'failed', location, error };
+  }
+}
+
+export function formatValidation(database: DatabaseCheck, storage: StorageCheck): string {
+  const lines: string[] = [];
+  if (database.ok) {
+    const { validation } = database;
+    const rows = [['column', 'type', 'written as', 'contract'], ...validation.columns.map((c) => [c.name, c.type, c.kind, c.inContract ? 'ok' : 'unexpected'])];
+    const verdict = validation.violation === undefined ? 'contract: ok' : `contract: VIOLATED — ${validation.violation}`;
+    lines.push(`database: ${validation.database}`, `query: ${validation.queryFile}`, '', formatTable(rows), '', verdict);
+  } else {
+    lines.push(`database: ${database.label}: FAILED (exit ${exitCodeOf(database.error)}) — ${messageOf(database.error)}`);
+  }
+  lines.push(
+    storage.state === 'ok'
+      ? `storage: ${storage.location}: ok`
+      : storage.state === 'not checked'
+        ? `storage: ${storage.location}: not checked (${storage.why})`
+        : `storage: ${storage.location}: FAILED (exit ${exitCodeOf(storage.error)}) — ${messageOf(storage.error)}`,
+  );
+  return `${lines.join('\n')}\n`;
 }
 
 export function validateCommandModule(context: CommandContext, done: CommandDone): CommandModule<object, ValidateArgs> {
   return {
     command: 'validate',
-    describe: "Check configuration, connect, and check the query's columns against the report contract (reads no rows, publishes nothing)",
+    describe: "Check configuration, the database (connect, the query's columns against the report contract) and the storage; reads no rows, publishes nothing",
     builder: (yargs: Argv) =>
       dateOption(yargs)
         .example('$0 validate', 'check a deployment before the first night')

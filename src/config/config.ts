@@ -1,10 +1,23 @@
 /** The job's configuration: one frozen object, built by `loadConfig` before any I/O. */
 
-export type SslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
-export type IfExists = 'overwrite' | 'skip' | 'fail';
-export type StorageProvider = 'local' | 's3' | 'azure';
-export type LogFormat = 'auto' | 'json' | 'pretty';
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+// The allowed values live here, with their types, so each list is written once: the domains'
+// settings specs offer them, the chart test holds values.schema.json to them.
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+export const IF_EXISTS = ['overwrite', 'skip', 'fail'] as const;
+export type IfExists = (typeof IF_EXISTS)[number];
+export const STORAGE_PROVIDERS = ['local', 's3', 'azure'] as const;
+export type StorageProvider = (typeof STORAGE_PROVIDERS)[number];
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const REPORT_ENGINES = ['copy', 'cursor'] as const;
+export type ReportEngine = (typeof REPORT_ENGINES)[number];
+export const S3_CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'SHA256', 'NONE'] as const;
+export const S3_SSE_MODES = ['AES256', 'aws:kms'] as const;
+export const WEBHOOK_FORMATS = ['generic', 'slack', 'teams'] as const;
+export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
 
 export interface DatabaseConfig {
   readonly host: string;
@@ -31,7 +44,7 @@ export interface ReportConfig {
   readonly query: QueryConfig;
   readonly statementTimeoutMs: number;
   /** copy: PostgreSQL writes the CSV (COPY); cursor: pg-cursor batches and our encoder. */
-  readonly engine: 'copy' | 'cursor';
+  readonly engine: ReportEngine;
   readonly fetchRows: number;
   readonly keyTemplate: string;
   readonly ifExists: IfExists;
@@ -57,7 +70,7 @@ export interface RemoteStorageConfig {
   readonly maxAttempts: number;
 }
 
-export type S3ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'SHA256' | 'NONE';
+export type S3ChecksumAlgorithm = (typeof S3_CHECKSUM_ALGORITHMS)[number];
 
 export interface S3StorageConfig extends RemoteStorageConfig {
   readonly provider: 's3';
@@ -67,7 +80,7 @@ export interface S3StorageConfig extends RemoteStorageConfig {
   readonly region: string;
   readonly endpoint: string | undefined;
   readonly forcePathStyle: boolean;
-  readonly sse: 'AES256' | 'aws:kms';
+  readonly sse: (typeof S3_SSE_MODES)[number];
   readonly kmsKeyId: string | undefined;
   readonly checksumAlgorithm: S3ChecksumAlgorithm;
   readonly verify: boolean;
@@ -95,12 +108,25 @@ export interface LogConfig {
   readonly format: LogFormat;
 }
 
+export interface AlertsConfig {
+  readonly webhook: { readonly url: string; readonly format: WebhookFormat } | undefined;
+  readonly onSuccess: boolean;
+  /** Read our own Job and record Events on it (the chart's alerts.kubernetes.enabled). */
+  readonly kubernetes: { readonly namespace: string; readonly job: string; readonly cronJob: string | undefined } | undefined;
+}
+
+export interface TelemetryConfig {
+  readonly flushTimeoutMs: number;
+}
+
 export interface Config {
   readonly database: DatabaseConfig;
   readonly report: ReportConfig;
   readonly csv: CsvConfig;
   readonly storage: StorageConfig;
   readonly log: LogConfig;
+  readonly alerts: AlertsConfig;
+  readonly telemetry: TelemetryConfig;
   /** Not errors, but worth a log line (e.g. an unknown REPORT_* variable, probably a typo). */
   readonly warnings: readonly string[];
 }

@@ -20,3 +20,18 @@ export function parseDuration(text: string): number | undefined {
   }
   return Math.round(total);
 }
+
+/** The shortest exact form of a duration in the units above (`90000` → `1m30s`), for messages and docs. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let text = '';
+  for (const unit of ['d', 'h', 'm', 's', 'ms'] as const) {
+    const size = UNIT_MS[unit]!;
+    if (rest >= size) {
+      text += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return text;
+}

@@ -1,3 +1,5 @@
+import { QueryIsInvalid } from '../errors.ts';
+
 /**
  * `:name` placeholders in the report's SQL.
  *
@@ -73,10 +75,22 @@ export function unknownParameterNames(sql: string): string[] {
   return parameterNames(sql).filter((name) => !(name in PARAMETER_TYPES));
 }
 
+/**
+ * The positional parameters (`$1`, `$2` …) a query uses outside literals and comments. The job
+ * binds none, so PostgreSQL would refuse the statement with SQLSTATE 08P01 at the first query —
+ * a protocol error that reads as transient; the loader refuses it up front instead.
+ */
+export function positionalParameters(sql: string): string[] {
+  const found = segments(sql)
+    .filter((segment) => segment.kind === 'code')
+    .flatMap((segment) => [...segment.text.matchAll(/(?<![A-Za-z0-9_$])\$\d+/g)].map((match) => match[0]));
+  return [...new Set(found)];
+}
+
 /** The SQL with each `:name` written as its value, a literal of the name's type. */
 export function withLiteralValues(sql: string, values: ParameterValues): string {
   return rewrite(sql, (name) => {
-    if (!(name in PARAMETER_TYPES)) throw new Error(`unknown query parameter :${name}`);
+    if (!(name in PARAMETER_TYPES)) throw new QueryIsInvalid(`unknown query parameter :${name}; the job provides ${PARAMETER_NAMES.map((n) => `:${n}`).join(', ')}`, { phase: 'extract' });
     const type = PARAMETER_TYPES[name as ParameterName];
     const value = values[name as ParameterName];
     if (!VALUE_FORMS[type].test(value)) throw new Error(`the value of :${name} is not a ${type} in its strict form: ${JSON.stringify(value)}`);

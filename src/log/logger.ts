@@ -2,7 +2,9 @@ import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino from 'pino';
 import pretty from 'pino-pretty';
 import type { LogFormat, LogLevel } from '../config/config.ts';
+import { redactSecrets } from '../config/redaction.ts';
 import { ReportError, messageOf } from '../errors.ts';
+import { LOG_SETTINGS } from './log-settings.ts';
 
 /**
  * Structured logs: JSON lines on stderr (stdout carries only command output, such as the CSV of
@@ -29,6 +31,8 @@ export function createLogger(options: LoggerOptions): Logger {
     // Belt and braces: nothing we log carries a password, and this keeps it that way.
     redact: { paths: ['password', '*.password', '*.*.password', 'connectionString', '*.connectionString'], censor: '[redacted]' },
     serializers: { err: serializeError },
+    // Every secret the loader saw (the spec's `secret` settings) is replaced in the line as written.
+    hooks: { streamWrite: redactSecrets },
     // The active span's ids on every line, so Grafana can jump from a log line to its trace.
     mixin: traceIds,
   };
@@ -43,11 +47,10 @@ function traceIds(): Record<string, string> {
 
 /** The log level and format straight from the environment, for logging before the config is valid. */
 export function bootstrapLoggerOptions(env: Readonly<Record<string, string | undefined>>): LoggerOptions {
-  const levels: LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-  const formats: LogFormat[] = ['auto', 'json', 'pretty'];
-  const level = levels.find((l) => l === env.LOG_LEVEL) ?? 'info';
-  const format = formats.find((f) => f === env.LOG_FORMAT) ?? 'auto';
-  return { level, format };
+  // Leniently, from the same spec: a wrong value is reported by the loader, with every other problem.
+  const level = LOG_SETTINGS.LOG_LEVEL.parse(env.LOG_LEVEL ?? '');
+  const format = LOG_SETTINGS.LOG_FORMAT.parse(env.LOG_FORMAT ?? '');
+  return { level: level.ok ? level.value : LOG_SETTINGS.LOG_LEVEL.default, format: format.ok ? format.value : LOG_SETTINGS.LOG_FORMAT.default };
 }
 
 /** Class, code, phase, exit code and the chain of causes' messages; no stack for expected failures. */

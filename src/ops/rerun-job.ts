@@ -1,3 +1,4 @@
+import { ConfigurationIsInvalid } from '../errors.ts';
 import type { V1CronJob, V1Job } from '@kubernetes/client-node';
 
 /** The worker's container in the chart's Job template. */
@@ -31,7 +32,7 @@ export function rerunJob(cronJob: V1CronJob, date: string, requestedBy: string, 
   const spec = structuredClone(template.spec!);
   const containers = spec.template.spec!.containers;
   const worker = containers.find((c) => c.name === WORKER_CONTAINER) ?? containers[0];
-  if (worker === undefined) throw new Error(`CronJob ${cronJob.metadata!.name} has no container`);
+  if (worker === undefined) throw new ConfigurationIsInvalid([`--cronjob: CronJob ${cronJob.metadata!.name} has no container: it is not a daily-report CronJob`], { phase: 'cluster' });
   worker.env = [...(worker.env ?? []).filter((variable) => variable.name !== 'REPORT_DATE'), { name: 'REPORT_DATE', value: date }];
   return {
     apiVersion: 'batch/v1',

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config/config.ts';
-import { querySha256 } from '../config/load-config.ts';
+import { querySha256 } from './query-sha256.ts';
 import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns } from '../csv/report-contract.ts';
 import { ReportAlreadyPublished, RunWasTerminated } from '../errors.ts';

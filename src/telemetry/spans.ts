@@ -1,4 +1,5 @@
 import { context, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { redactSecrets } from '../config/redaction.ts';
 import { exitCodeOf, messageOf, ReportError } from '../errors.ts';
 import { ATTR, METRIC } from './names.ts';
 import { meter, tracer } from './telemetry.ts';
@@ -50,9 +51,10 @@ export function startPhase(name: string, attributes: Attributes): { span: Span; 
 }
 
 export function markFailed(span: Span, error: unknown): void {
-  // Our errors' messages never hold secrets (they name hosts, keys and variables, not values).
-  span.recordException(error instanceof Error ? error : new Error(messageOf(error)));
-  span.setStatus({ code: SpanStatusCode.ERROR, message: messageOf(error) });
+  // Our errors' messages name hosts, keys and variables, not values; a driver's might quote one: redacted.
+  const message = redactSecrets(messageOf(error));
+  span.recordException({ name: error instanceof Error ? error.name : 'Error', message, stack: error instanceof Error && error.stack ? redactSecrets(error.stack) : undefined });
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
   const errorClass = error instanceof ReportError ? error.name : 'UnexpectedError';
   span.setAttributes({ [ATTR.errorClass]: errorClass, [ATTR.errorType]: errorClass, [ATTR.exitCode]: exitCodeOf(error) });
 }

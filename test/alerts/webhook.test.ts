@@ -99,3 +99,20 @@ describe('alert webhooks (outside Kubernetes: every failure alerts)', () => {
     expect(unreachable.logs.find((l) => l.msg === 'alert webhook failed')?.error).toBe('ECONNREFUSED');
   });
 });
+
+describe('the webhook payload', () => {
+  it('has every remembered secret redacted, whatever message carried it', async () => {
+    const { forgetSecrets, rememberSecret } = await import('../../src/config/redaction.ts');
+    const { postWebhook } = await import('../../src/alerts/webhook.ts');
+    const receiver = await startWebhookReceiver();
+    try {
+      rememberSecret('Webhook-Secret-5a');
+      const delivery = await postWebhook(`${receiver.url}/hook`, { message: 'the driver said: password "Webhook-Secret-5a" rejected' }, 5_000);
+      expect(delivery.delivered).toBe(true);
+      expect(receiver.requests[0]!.body).toEqual({ message: 'the driver said: password "[redacted]" rejected' });
+    } finally {
+      forgetSecrets();
+      await receiver.stop();
+    }
+  });
+});

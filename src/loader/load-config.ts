@@ -1,0 +1,213 @@
+import type { AlertsConfig, Config, StorageConfig } from '../config/config.ts';
+import { rememberSecret } from '../config/redaction.ts';
+import type { BuildContext, Command, Setting, SettingsDomain, SettingsSpec } from '../config/setting.ts';
+import { ConfigurationIsInvalid, RunWasTerminated } from '../errors.ts';
+import { closestName } from './did-you-mean.ts';
+import { readSettingFile, SettingFileUnreadable, type ReadSettingFile } from './setting-files.ts';
+import { DOMAINS, KNOWN_VARIABLES, LIBPQ_VARIABLES, OWN_PREFIXES, settingsFor } from './settings-spec.ts';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The bound on a secret read from `X_FILE`: far above any real one, far below the pod's memory. */
+export const SECRET_FILE_MAX_BYTES = 64 * 1024;
+
+export interface LoadOptions {
+  /** `--date` from the command line; wins over REPORT_DATE. */
+  readonly date?: string | undefined;
+  /** Aborted on SIGTERM: reading files stops. */
+  readonly signal?: AbortSignal;
+  /** The clock, for "is this report date's day over". */
+  readonly now?: Date;
+  readonly readFile?: ReadSettingFile;
+}
+
+type DomainName = keyof typeof DOMAINS;
+
+/** Which domains each command builds; a command reads exactly their settings. */
+const COMMAND_DOMAINS: Record<Command, readonly DomainName[]> = {
+  run: ['database', 'report', 'storage', 'log', 'alerts', 'telemetry'],
+  validate: ['database', 'report', 'storage', 'log', 'alerts', 'telemetry'],
+  backfill: ['storage', 'log', 'telemetry'],
+  notify: ['alerts', 'log', 'telemetry'],
+};
+
+/**
+ * The job's configuration (for `run` and `validate`), from the environment and the files it
+ * names, validated as a whole. It contacts nothing, and throws `ConfigurationIsInvalid` listing
+ * every problem at once rather than the first.
+ */
+export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<Config> {
+  const loaded = await load(env, 'run', options);
+  return deepFreeze({
+    database: loaded.built.database!,
+    report: loaded.built.report!.report,
+    csv: loaded.built.report!.csv,
+    storage: loaded.built.storage!,
+    log: loaded.built.log!,
+    alerts: loaded.built.alerts!,
+    telemetry: loaded.built.telemetry!,
+    warnings: loaded.warnings,
+  });
+}
+
+/**
+ * Where reports are published (storage and key template), for `backfill --missing-only`, which
+ * looks at the bucket without running the job: the same spec, only the settings it needs.
+ */
+export async function loadStorageConfig(env: Env, options: LoadOptions = {}): Promise<{ storage: StorageConfig; keyTemplate: string; warnings: readonly string[] }> {
+  const loaded = await load(env, 'backfill', options);
+  return deepFreeze({ storage: loaded.built.storage!, keyTemplate: loaded.values.get('REPORT_KEY_TEMPLATE') as string, warnings: loaded.warnings });
+}
+
+/** The alert settings alone, for telling people about a run whose configuration failed. */
+export async function loadAlertsConfig(env: Env, options: LoadOptions = {}): Promise<AlertsConfig> {
+  return deepFreeze((await load(env, 'notify', options)).built.alerts!);
+}
+
+interface Loaded {
+  readonly values: ReadonlyMap<string, unknown>;
+  readonly built: {
+    -readonly [K in DomainName]?: (typeof DOMAINS)[K] extends SettingsDomain<SettingsSpec, infer C> ? C : never;
+  };
+  readonly warnings: string[];
+}
+
+async function load(rawEnv: Env, command: Command, options: LoadOptions): Promise<Loaded> {
+  const signal = options.signal ?? new AbortController().signal;
+  try {
+    return await loadOrThrow(rawEnv, command, options, signal);
+  } catch (error) {
+    if (signal.aborted) throw new RunWasTerminated('terminated while reading the configuration', { phase: 'config', cause: error });
+    throw error;
+  }
+}
+
+async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, signal: AbortSignal): Promise<Loaded> {
+  const readFile = options.readFile ?? readSettingFile;
+  // An empty variable means "unset": that is how Helm renders an empty value.
+  const env = Object.fromEntries(Object.entries(rawEnv).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  const problems: string[] = [];
+  const values = new Map<string, unknown>();
+  const given = new Set<string>();
+  const failed = new Set<string>();
+
+  for (const setting of settingsFor(command)) {
+    const raw = await rawValue(setting, env, readFile, signal, problems, failed);
+    if (raw === undefined) {
+      if (setting.required !== undefined && !failed.has(setting.name)) {
+        problems.push(`${setting.name}: ${setting.required}`);
+        failed.add(setting.name);
+      }
+      values.set(setting.name, setting.default);
+    } else {
+      given.add(setting.name);
+      if (setting.secret) for (const secret of [raw.text, ...(setting.secretParts?.(raw.text) ?? [])]) rememberSecret(secret);
+      const parsed = setting.parse(raw.text);
+      if (parsed.ok) values.set(setting.name, parsed.value);
+      else {
+        const quote = !setting.secret && !raw.fromFile && parsed.quote !== false;
+        problems.push(`${setting.name}: ${parsed.problem}${quote ? ` (got ${JSON.stringify(raw.text)})` : ''}`);
+        failed.add(setting.name);
+        values.set(setting.name, setting.default);
+      }
+    }
+    if (setting.source === 'file' && !failed.has(setting.name) && values.get(setting.name) !== undefined) {
+      const { path } = values.get(setting.name) as { path: string };
+      try {
+        values.set(setting.name, { path, text: await readFile(path, setting.maxBytes!, signal) });
+      } catch (error) {
+        if (!(error instanceof SettingFileUnreadable)) throw error;
+        problems.push(`${setting.name}: cannot read ${path} (${error.reason})`);
+        failed.add(setting.name);
+      }
+    }
+  }
+  problems.push(...typoProblems(rawEnv, command));
+
+  const context: BuildContext = {
+    env: rawEnv,
+    date: options.date,
+    now: options.now ?? new Date(),
+    given: (name) => given.has(name),
+    failed: (name) => failed.has(name),
+    problem: (name, text) => void problems.push(`${name}: ${text}`),
+  };
+  const built: Record<string, unknown> = {};
+  for (const name of COMMAND_DOMAINS[command]) {
+    const domain = DOMAINS[name] as SettingsDomain<SettingsSpec, unknown>;
+    built[name] = domain.build(Object.fromEntries(Object.keys(domain.spec).map((key) => [key, values.get(key) ?? domain.spec[key]!.default])) as never, context);
+  }
+  if (problems.length > 0) throw new ConfigurationIsInvalid(problems);
+  return { values, built: built as Loaded['built'], warnings: unknownVariableWarnings(rawEnv) };
+}
+
+/** The setting's text, from the environment or from the file `X_FILE` names (never both). */
+async function rawValue(
+  setting: Setting,
+  env: Record<string, string>,
+  readFile: ReadSettingFile,
+  signal: AbortSignal,
+  problems: string[],
+  failed: Set<string>,
+): Promise<{ text: string; fromFile: boolean } | undefined> {
+  const fileVariable = `${setting.name}_FILE`;
+  const path = setting.fromFile ? env[fileVariable] : undefined;
+  if (path === undefined) return env[setting.name] === undefined ? undefined : { text: env[setting.name]!, fromFile: false };
+  if (env[setting.name] !== undefined) {
+    problems.push(`${setting.name} and ${fileVariable} are both set: keep only one (${fileVariable} is meant for mounted Secrets)`);
+    failed.add(setting.name);
+    return undefined;
+  }
+  try {
+    // A trailing newline is almost always an artefact of `echo secret > file`, never part of it.
+    return { text: (await readFile(path, SECRET_FILE_MAX_BYTES, signal)).replace(/\r?\n$/, ''), fromFile: true };
+  } catch (error) {
+    if (!(error instanceof SettingFileUnreadable)) throw error;
+    problems.push(`${fileVariable}: cannot read ${path} (${error.reason}); mount the Secret there as a file, or unset ${fileVariable}`);
+    failed.add(setting.name);
+    return undefined;
+  }
+}
+
+/**
+ * Unknown variables with one of our prefixes that are one slip from a known setting the command
+ * reads: refused, naming it (PGSSLMOD=verify-full would otherwise connect in plaintext, exit 0).
+ */
+function typoProblems(env: Env, command: Command): string[] {
+  const read = new Set(settingsFor(command).flatMap((s) => [s.name, `${s.name}_FILE`]));
+  return unknownVariables(env).flatMap((name) => {
+    const meant = name in LIBPQ_VARIABLES ? undefined : closestName(name, KNOWN_VARIABLES);
+    return meant === undefined || !read.has(meant) ? [] : [`${name}: is not a setting of daily-report; did you mean ${meant}? (as written, it is ignored and ${meant} keeps its default)`];
+  });
+}
+
+/** The other unknown variables with one of our prefixes: logged, probably a leftover. */
+function unknownVariableWarnings(env: Env): string[] {
+  return unknownVariables(env)
+    .filter((name) => name in LIBPQ_VARIABLES || closestName(name, KNOWN_VARIABLES) === undefined)
+    .map((name) => (name in LIBPQ_VARIABLES ? `${name} is ${LIBPQ_VARIABLES[name]}` : `${name} is not a setting of daily-report and is ignored`));
+}
+
+function unknownVariables(env: Env): string[] {
+  const known = new Set(KNOWN_VARIABLES);
+  return Object.keys(env).filter(
+    (name) => env[name] !== undefined && env[name] !== '' && OWN_PREFIXES.some((prefix) => name.startsWith(prefix)) && !known.has(name) && !isServiceLink(name, env),
+  );
+}
+
+/**
+ * Kubernetes injects `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT…` for every Service in the
+ * namespace (a Service named "pg" gives PG_PORT): those are not typos of ours.
+ */
+function isServiceLink(name: string, env: Env): boolean {
+  const match = /^(.+?)_(SERVICE_HOST|SERVICE_PORT(_.+)?|PORT(_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)?)$/.exec(name);
+  return match !== null && env[`${match[1]}_SERVICE_HOST`] !== undefined;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,60 @@
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+
+/** Why a file named by a setting could not be read; the message never quotes its content. */
+export class SettingFileUnreadable extends Error {
+  readonly reason: string;
+
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options);
+    this.name = 'SettingFileUnreadable';
+    this.reason = reason;
+  }
+}
+
+/** How the loader reads the files settings name: a port, so a test can count or refuse reads. */
+export type ReadSettingFile = (path: string, maxBytes: number, signal: AbortSignal) => Promise<string>;
+
+/**
+ * A setting's file, read whole but bounded. Opened non-blocking, so a FIFO with no writer does not
+ * hang the job (and ignore SIGTERM); anything but a regular file is refused (a FIFO, /dev/zero, a
+ * directory); past `maxBytes` it stops reading. The signal is checked between reads.
+ */
+export const readSettingFile: ReadSettingFile = async (path, maxBytes, signal) => {
+  signal.throwIfAborted();
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (error) {
+    throw new SettingFileUnreadable((error as NodeJS.ErrnoException).code ?? 'unreadable', { cause: error });
+  }
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new SettingFileUnreadable(`not a regular file (${kindOf(stats)})`);
+    // /proc and some mounted files report size 0: trust only what reading returns.
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      signal.throwIfAborted();
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > maxBytes) throw new SettingFileUnreadable(`larger than ${formatBytes(maxBytes)}`);
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    await handle.close();
+  }
+};
+
+function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device';
+  if (stats.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
+}

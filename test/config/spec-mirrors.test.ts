@@ -1,0 +1,185 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import type { Setting } from '../../src/config/setting.ts';
+import { configurationReference } from '../../src/loader/configuration-reference.ts';
+import { ALL_SETTINGS, KNOWN_VARIABLES, OWN_PREFIXES } from '../../src/loader/settings-spec.ts';
+import { CHART_DIR, SCENARIOS, only, renderChart, scenarioFile, workerContainer } from '../support/helm-chart.ts';
+
+/**
+ * The settings spec is the source of truth; these are its mirrors. Each test fails when a mirror
+ * drifts (the chart offering `sslMode: prefer`, which the worker refuses at 01:00 with exit 2).
+ */
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const SETTING = new Map(ALL_SETTINGS.map((s) => [s.name, s]));
+const setting = (name: string): Setting => SETTING.get(name) ?? expect.fail(`${name} is not in the spec`);
+
+describe('docs/configuration.md', () => {
+  it('is the reference generated from the spec (run `npm run docs:config` after changing a setting)', () => {
+    expect(readFileSync(resolve(ROOT, 'docs/configuration.md'), 'utf8')).toBe(configurationReference());
+  });
+
+  it('lists every setting of the spec, its _FILE form where it has one', () => {
+    const reference = configurationReference();
+    for (const name of KNOWN_VARIABLES) expect(reference).toContain(`\`${name}\``);
+  });
+});
+
+describe('the README and docs/', () => {
+  const documents = ['README.md', ...readdirSync(resolve(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+
+  it('name no variable of ours that the spec does not know', () => {
+    const unknown: string[] = [];
+    for (const document of documents) {
+      const text = readFileSync(resolve(ROOT, document), 'utf8');
+      for (const [, name] of text.matchAll(/`([A-Z][A-Z0-9_]{1,}[A-Z0-9])(?:=[^`]*)?`/g)) {
+        if (OWN_PREFIXES.some((prefix) => name!.startsWith(prefix)) && !KNOWN_VARIABLES.includes(name!)) unknown.push(`${document}: ${name}`);
+      }
+    }
+    expect(unknown).toEqual([]);
+  });
+
+  it('give, in any table row for a setting, the default the spec has', () => {
+    const wrong: string[] = [];
+    for (const document of documents) {
+      for (const [, name, shown] of readFileSync(resolve(ROOT, document), 'utf8').matchAll(/^\| `([A-Z][A-Z0-9_]+)`[^|]*\| ([^|]+) \|/gm)) {
+        const s = SETTING.get(name!);
+        if (s === undefined) continue;
+        const expected = s.defaultDoc ?? (s.required !== undefined ? '*(required)*' : s.defaultText === undefined ? '*(none)*' : `\`${s.defaultText}\``);
+        if (shown!.trim() !== expected) wrong.push(`${document}: ${name} shows ${shown!.trim()}, the spec says ${expected}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+/** values.schema.json properties that are settings, by the variable the chart renders them into. */
+const CHART_SETTINGS: Record<string, string> = {
+  '.timeZone': 'REPORT_TIMEZONE',
+  '.database.sslMode': 'PGSSLMODE',
+  '.credentials.values.alertWebhookUrl': 'ALERT_WEBHOOK_URL',
+  '.report.ifExists': 'REPORT_IF_EXISTS',
+  '.report.keyTemplate': 'REPORT_KEY_TEMPLATE',
+  '.report.statementTimeout': 'REPORT_STATEMENT_TIMEOUT',
+  '.storage.provider': 'STORAGE_PROVIDER',
+  '.storage.s3.bucket': 'S3_BUCKET',
+  '.storage.s3.region': 'AWS_REGION',
+  '.storage.s3.endpoint': 'S3_ENDPOINT',
+  '.storage.s3.sse': 'S3_SSE',
+  '.storage.s3.checksumAlgorithm': 'S3_CHECKSUM_ALGORITHM',
+  '.storage.azure.accountUrl': 'AZURE_STORAGE_ACCOUNT_URL',
+  '.storage.azure.container': 'AZURE_STORAGE_CONTAINER',
+  '.alerts.webhook.format': 'ALERT_WEBHOOK_FORMAT',
+  '.telemetry.otlpEndpoint': 'OTEL_EXPORTER_OTLP_ENDPOINT',
+  '.telemetry.protocol': 'OTEL_EXPORTER_OTLP_PROTOCOL',
+  '.log.level': 'LOG_LEVEL',
+};
+/** Constrained properties that are not worker settings (Kubernetes fields, chart-only values). */
+const CHART_ONLY = [
+  '.fullnameOverride', '.image.digest', '.image.pullPolicy', '.schedule', '.storage.s3.roleArn', '.storage.azure.workloadIdentity.clientId',
+  '.alerts.prometheusRule.runbookUrl', '.resources.requests.cpu', '.resources.requests.memory', '.resources.requests.ephemeral-storage',
+  '.resources.limits.cpu', '.resources.limits.memory', '.resources.limits.ephemeral-storage', '.extraEnv[].name',
+];
+
+/** Values the worker and the chart must judge alike, per variable (the spec's default is added to each). */
+const SAMPLES: Record<string, string[]> = {
+  REPORT_TIMEZONE: ['America/Sao_Paulo', 'Etc/GMT+3', 'Mars/Olympus', 'America/Argentina/Buenos_Aires', 'Sao Paulo', '/etc/localtime'],
+  REPORT_KEY_TEMPLATE: ['relatorio_{YYYYMMDD}.csv', 'diarios/{YYYY}/{MM}/{DD}.csv', 'r_{YYYYMMDD}/', '/r_{YYYYMMDD}.csv', 'relatorio.csv', 'a\\{YYYYMMDD}.csv'],
+  REPORT_STATEMENT_TIMEOUT: ['2h', '90s', '1h30m', '500ms', '7200000', '30d', 'forever', '2 hours', '-1s'],
+  S3_BUCKET: ['my.bucket-1', 'Bad_Bucket', 'ab', '-bucket'],
+  AWS_REGION: ['sa-east-1', 'us-gov-west-1', 'Sao Paulo', 'sa-east1'],
+  S3_ENDPOINT: ['http://127.0.0.1:9000', 'https://s3.example.com/base', 'minio:9000', 'http://minio:Secret99@127.0.0.1:9000', 'https://s3.example.com/?X-Amz-Signature=1'],
+  AZURE_STORAGE_ACCOUNT_URL: ['https://myaccount.blob.core.windows.net', 'https://a.blob.core.windows.net/?sv=2024&sig=abc', 'ftp://a.example.com'],
+  AZURE_STORAGE_CONTAINER: ['reports', 'a-b-c', 'a--b', 'ab', 'Reports'],
+  ALERT_WEBHOOK_URL: ['https://hooks.slack.com/services/T0/B0/x', 'not a url'],
+  OTEL_EXPORTER_OTLP_ENDPOINT: ['http://otel-collector:4318', 'grpc://otel-collector:4317'],
+};
+/**
+ * What a JSON schema cannot say: the zone database and duration bounds (the worker refuses these,
+ * the chart lets them by), and a region that is valid only with an S3-compatible endpoint.
+ */
+const KNOWN_GAPS = new Set(['REPORT_TIMEZONE=Mars/Olympus', 'REPORT_STATEMENT_TIMEOUT=30d', 'AWS_REGION=sa-east1 ok']);
+
+type PropertySchema = {
+  enum?: unknown[];
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  anyOf?: PropertySchema[];
+  allOf?: PropertySchema[];
+  properties?: Record<string, PropertySchema>;
+  items?: PropertySchema;
+};
+
+function constrainedProperties(schema: PropertySchema, path = ''): [string, PropertySchema][] {
+  const here: [string, PropertySchema][] = schema.enum !== undefined || schema.pattern !== undefined ? [[path, schema]] : [];
+  const children = Object.entries(schema.properties ?? {}).flatMap(([key, child]) => constrainedProperties(child, `${path}.${key}`));
+  return [...here, ...children, ...(schema.items ? constrainedProperties(schema.items, `${path}[]`) : [])];
+}
+
+/** The string keywords the chart uses (enum, pattern, lengths, anyOf, allOf), as JSON Schema reads them. */
+function chartAccepts(schema: PropertySchema, value: string): boolean {
+  if (schema.enum !== undefined && !schema.enum.includes(value)) return false;
+  if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) return false;
+  if (value.length < (schema.minLength ?? 0) || value.length > (schema.maxLength ?? Infinity)) return false;
+  if (schema.anyOf !== undefined && !schema.anyOf.some((alternative) => chartAccepts(alternative, value))) return false;
+  return (schema.allOf ?? []).every((part) => chartAccepts(part, value));
+}
+
+describe("the chart's values.schema.json", () => {
+  const schema = JSON.parse(readFileSync(resolve(CHART_DIR, 'values.schema.json'), 'utf8')) as PropertySchema;
+  const properties = constrainedProperties(schema);
+
+  it('classifies every enum and pattern: a worker setting (mapped to its variable) or chart-only', () => {
+    const unclassified = properties.map(([path]) => path).filter((path) => !(path in CHART_SETTINGS) && !CHART_ONLY.includes(path));
+    expect(unclassified).toEqual([]);
+    // The settings whose drift the review found must stay constrained.
+    for (const path of ['.database.sslMode', '.storage.provider', '.log.level']) expect(properties.some(([p]) => p === path), path).toBe(true);
+  });
+
+  it("offers in each enum only values the worker accepts (no sslMode: prefer)", () => {
+    const refused: string[] = [];
+    for (const [path, property] of properties) {
+      const name = CHART_SETTINGS[path];
+      if (name === undefined || property.enum === undefined) continue;
+      for (const value of property.enum) if (!setting(name).parse(String(value)).ok) refused.push(`${path}: ${String(value)} (${name} refuses it)`);
+    }
+    expect(refused).toEqual([]);
+  });
+
+  it('judges sample values as the worker does, but for what a schema cannot say', () => {
+    const disagreements: string[] = [];
+    for (const [path, property] of properties) {
+      const name = CHART_SETTINGS[path];
+      if (name === undefined || property.pattern === undefined) continue;
+      const s = setting(name);
+      for (const value of [...(SAMPLES[name] ?? expect.fail(`no samples for ${name}`)), ...(s.defaultText === undefined ? [] : [s.defaultText])]) {
+        const worker = s.parse(value).ok;
+        const chart = chartAccepts(property, value);
+        if (worker !== chart && !KNOWN_GAPS.has(`${name}=${value}${worker ? ' ok' : ''}`)) {
+          disagreements.push(`${path} ${JSON.stringify(value)}: the worker ${worker ? 'accepts' : 'refuses'} it, the chart ${chart ? 'accepts' : 'refuses'} it`);
+        }
+      }
+    }
+    expect(disagreements).toEqual([]);
+  });
+});
+
+describe('the environment the chart renders', () => {
+  it('names only variables the spec knows, with values the worker accepts, in every CI scenario', async () => {
+    const problems: string[] = [];
+    for (const scenario of SCENARIOS) {
+      const cronJob = only((await renderChart(inject('kubeTools').helm, ['-f', scenarioFile(scenario)])).objects, 'CronJob');
+      for (const variable of workerContainer(cronJob).env as { name: string; value?: string }[]) {
+        const name = variable.name.replace(/_FILE$/, '');
+        const s = SETTING.get(variable.name) ?? (variable.name.endsWith('_FILE') && SETTING.get(name)?.fromFile ? SETTING.get(name) : undefined);
+        if (s === undefined) problems.push(`${scenario}: ${variable.name} is not a setting`);
+        else if (typeof variable.value === 'string' && variable.value !== '' && s === SETTING.get(variable.name) && s.source === 'value' && !s.parse(variable.value).ok) {
+          problems.push(`${scenario}: ${variable.name}=${JSON.stringify(variable.value)} is refused by the worker`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
