@@ -7,6 +7,21 @@ import { parseDuration } from './config/duration.ts';
 import { ExitCode } from './errors.ts';
 import { startTelemetry } from './telemetry/telemetry.ts';
 
+// Node.js 24 is the runtime the job is built and tested on; from a checkout `npx daily-report`
+// runs it on the Node.js 24 of the pinned `node` devDependency.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(`daily-report: needs Node.js 24 or later, this is ${process.version}; from a checkout run "npx daily-report" (after npm ci), which uses the Node.js 24 in node_modules\n`);
+  process.exit(ExitCode.invalidInput);
+}
+
+// A reader that stops early (`daily-report run --dry-run | head`) closes the pipe: like any Unix
+// tool, end quietly with what was written instead of an EPIPE stack trace and exit 1.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
+  throw error;
+});
+
 // Telemetry first, before the modules it observes are loaded.
 const telemetry = await startTelemetry(process.env);
 const { runCli } = await import('./cli/cli.ts');
@@ -20,7 +35,7 @@ const TERMINATION_DEADLINE_MS = 10_000;
 const DEFAULT_FLUSH_TIMEOUT_MS = 5_000;
 const controller = new AbortController();
 
-for (const [signal, code] of [['SIGTERM', ExitCode.terminated], ['SIGINT', 130]] as const) {
+for (const [signal, code] of [['SIGTERM', ExitCode.terminated], ['SIGINT', ExitCode.interrupted]] as const) {
   process.once(signal, () => {
     controller.abort(new Error(`received ${signal}`));
     setTimeout(() => process.exit(code), TERMINATION_DEADLINE_MS).unref();
@@ -37,5 +52,5 @@ if (!flushed) process.exit();
 setTimeout(() => process.exit(), 2_000).unref();
 
 function terminatedCode(): number {
-  return String(controller.signal.reason).includes('SIGINT') ? 130 : ExitCode.terminated;
+  return String(controller.signal.reason).includes('SIGINT') ? ExitCode.interrupted : ExitCode.terminated;
 }
