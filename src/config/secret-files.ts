@@ -26,6 +26,8 @@ export function resolveFileVariables(env: Env, readTextFile: ReadTextFile, probl
     try {
       // A trailing newline is almost always an artefact of `echo secret > file`, never part of it.
       resolved[name] = readTextFile(path).replace(/\r?\n$/, '');
+      // An empty file is a Secret key mounted without a value: say so, not "set X or X_FILE" later.
+      if (resolved[name] === '') problems.push(`${name}_FILE: ${path} is empty; put the secret in it (is the Secret's key empty?) or unset ${name}_FILE`);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
       problems.push(`${name}_FILE: cannot read ${path} (${reason}); mount the Secret there or unset ${name}_FILE`);
