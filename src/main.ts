@@ -1,5 +1,5 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1
-// The #! line is how the image (and `npm run bench`) start the job, measured in README, Performance:
+// The #! line is how the image (and `npm run bench`) start the job, measured in docs/performance.md:
 // a 1 MiB young generation frees the streamed chunks' buffers early (S3 at 1M rows: 260 → 155 MB
 // peak RSS, same speed), and two malloc arenas keep threads from each holding freed memory
 // (−5 to −10 MB). Both only bound memory; `node dist/main.js` runs the same code without them.

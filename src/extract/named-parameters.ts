@@ -5,7 +5,7 @@
  * so PostgreSQL plans the query for the real window. (The values used to travel as bound
  * parameters read back with current_setting(): the planner could not see them, guessed that a
  * day is 0.5 % of the table, and on a day that was the whole table chose a single-process plan
- * that ran 1.4× slower than the same query with the values written in — README, Performance.)
+ * that ran 1.4× slower than the same query with the values written in — docs/performance.md.)
  * Splicing is safe here because the values are the job's own — the report date, the window it
  * computed, the extraction instant — never text from a user, and each must match its type's
  * strict form (digits, `-` `:` `.` `T` `+` `Z`) or the run stops: nothing in it can end a quote.
