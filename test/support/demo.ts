@@ -17,6 +17,7 @@ import { parse } from 'csv-parse';
 import { createDemoDatabase, quoteIdentifier, quoteLiteral, READER_ROLE, setReaderPassword } from './demo-database.ts';
 import { adminClient, startPostgres, type PostgresEndpoint, type RunningPostgres } from './postgres-server.ts';
 import { MAIN } from './run-cli.ts';
+import { humanDestination } from '../../src/log/human-log.ts';
 
 const OUT_DIR = fileURLToPath(new URL('../../out/', import.meta.url));
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
@@ -96,13 +97,15 @@ function runJob(env: NodeJS.ProcessEnv): Promise<{ exitCode: number; summary?: R
   return new Promise((resolve) => {
     let summary: Record<string, any> | undefined;
     const child = spawn(process.execPath, [MAIN, 'run'], { env: { ...env, LOG_FORMAT: 'json' }, stdio: ['ignore', 'inherit', 'pipe'] });
+    // The job logs JSON so the demo can read its summary; a person at a terminal sees the human lines.
+    const show = process.stderr.isTTY ? humanDestination(2) : { write: (line: string) => void process.stderr.write(line) };
     let buffered = '';
     child.stderr.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
       const lines = buffered.split('\n');
       buffered = lines.pop()!;
       for (const line of lines) {
-        process.stderr.write(`${line}\n`);
+        show.write(`${line}\n`);
         if (line.includes('"phase":"summary"')) summary = JSON.parse(line);
       }
     });
