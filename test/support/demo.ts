@@ -19,14 +19,21 @@ import { adminClient, startPostgres, type PostgresEndpoint, type RunningPostgres
 import { MAIN } from './run-cli.ts';
 import { humanDestination } from '../../src/log/human-log.ts';
 
-const OUT_DIR = fileURLToPath(new URL('../../out/', import.meta.url));
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
 
-const { values: args } = parseArgs({ options: { 'use-env': { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: {
+    'use-env': { type: 'boolean', default: false },
+    out: { type: 'string', default: fileURLToPath(new URL('../../out/', import.meta.url)) },
+    help: { type: 'boolean', default: false },
+  },
+});
+const OUT_DIR = args.out;
 if (args.help) {
   process.stdout.write(`npm run demo                 a private PostgreSQL of its own (PG* ignored)
 npm run demo -- --use-env    the server PGHOST/PGPORT/PGUSER/PGPASSWORD name; creates and then drops
                              a database and a role named daily_report_demo_<random>, nothing else
+npm run demo -- --out DIR    where the report goes (default ./out)
 `);
   process.exit(0);
 }
