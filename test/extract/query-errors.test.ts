@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceOffset, withLiteralValues } from '../../src/extract/named-parameters.ts';
@@ -26,13 +26,17 @@ describe('daily-report run, when the database or its settings say no', () => {
   let db: TestDatabase;
   let silent: Server;
   let silentPort: number;
+  const held: Socket[] = [];
   beforeAll(async () => {
     db = await createTestDatabase('qerr');
     silentPort = await freePort();
     // Accepts connections and never answers: what a firewall that drops packets looks like after the handshake.
-    silent = createServer(() => undefined).listen(silentPort, '127.0.0.1');
+    silent = createServer((socket) => void held.push(socket)).listen(silentPort, '127.0.0.1');
   });
-  afterAll(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+  afterAll(() => {
+    for (const socket of held) socket.destroy();
+    return new Promise<void>((resolve) => silent.close(() => resolve()));
+  });
 
   it.each(['copy', 'cursor'])('names the line and column of a typo in the user\'s file, and keeps PostgreSQL\'s HINT (%s engine)', async (engine) => {
     const sqlFile = await queryFile(db.outDir, `typo-${engine}`, [
