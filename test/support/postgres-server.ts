@@ -74,7 +74,7 @@ async function startEmbeddedPostgres(log: (line: string) => void): Promise<Runni
       '-c', 'max_connections=200',
       // TLS on, plaintext still accepted: the tests cover every PGSSLMODE against one server.
       '-c', 'ssl=on', '-c', `ssl_cert_file=${tls.cert}`, '-c', `ssl_key_file=${tls.key}`,
-    ], { ...owner, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    ], { ...owner, stdio: ['ignore', 'ignore', 'pipe'], env: serverEnv() });
     let serverLog = '';
     server.stderr!.on('data', (chunk: Buffer) => { serverLog = (serverLog + chunk.toString('utf8')).slice(-4_000); });
     // A test run killed half-way must not leave a server behind.
@@ -140,9 +140,14 @@ async function reachableBinaries(dir: string, owner: SystemUser | undefined, log
   return { ...paths, version: found.stdout.trim().split(' ').at(-1) ?? '' };
 }
 
+/** The environment for initdb and postgres: none of the shell's PG* settings (PGDATA, PGPORT, …), English messages. */
+function serverEnv(): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('PG'))), LC_MESSAGES: 'C' };
+}
+
 function run(command: string, args: string[], owner: SystemUser | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...owner, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    const child = spawn(command, args, { ...owner, stdio: ['ignore', 'ignore', 'pipe'], env: serverEnv() });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
     child.once('error', reject);
