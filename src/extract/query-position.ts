@@ -16,10 +16,18 @@ export function positionInQuery(position: number, statement: SentStatement): str
   const { sql, values, file } = statement.query;
   const rewritten = withLiteralValues(sql, values);
   const start = statement.text.indexOf(withoutFinalSemicolon(rewritten));
-  const textOffset = position - 1 - start;
+  const textOffset = indexOfCharacter(statement.text, position - 1) - start;
   if (start < 0 || textOffset < 0 || textOffset > rewritten.length) return undefined;
   const offset = sourceOffset(sql, values, textOffset);
+  const lineStart = sql.lastIndexOf('\n', offset - 1) + 1;
   const line = sql.slice(0, offset).split('\n').length;
-  const column = offset - sql.lastIndexOf('\n', offset - 1);
+  const column = [...sql.slice(lineStart, offset)].length + 1;
   return `line ${line}, column ${column} of ${file ?? 'the report query'}`;
+}
+
+/** PostgreSQL counts characters; JavaScript strings count UTF-16 units (an emoji is two). */
+function indexOfCharacter(text: string, characters: number): number {
+  let index = 0;
+  for (let seen = 0; seen < characters && index < text.length; seen++) index += text.codePointAt(index)! > 0xffff ? 2 : 1;
+  return index;
 }

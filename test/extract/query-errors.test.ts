@@ -54,6 +54,15 @@ describe('daily-report run, when the database or its settings say no', () => {
     expect(await filesIn(db.outDir)).toEqual([]);
   });
 
+  it('counts columns in characters, as PostgreSQL does, past accents and emoji', async () => {
+    const sqlFile = await queryFile(db.outDir, 'emoji', [
+      "SELECT :extracted_at AS data_extracao, 'Zoë 🙂' AS nome_usuario, 1 AS id_transacao, 1 AS valor_transacao, 'ok' AS status_transacao, 'ç🙂' || nada",
+    ].join('\n'));
+    const result = await runDailyReport(['run', ...REPORT_DATE], { env: { ...db.env, REPORT_SQL_FILE: sqlFile } });
+    expect(result.code).toBe(2);
+    expect(errorOf(result).msg).toContain(`at line 1, column 140 of ${sqlFile}: column "nada" does not exist`);
+  });
+
   it('says PGCONNECT_TIMEOUT ran out when the server never answers, not "Connection terminated unexpectedly"', async () => {
     const result = await runDailyReport(['run', ...REPORT_DATE], { env: { ...db.env, PGPORT: String(silentPort), PGCONNECT_TIMEOUT: '1' } });
     expect(result.code).toBe(1);
