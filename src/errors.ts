@@ -20,6 +20,8 @@ export const ExitCode = {
   alreadyPublished: 5,
   /** Terminated by SIGTERM (128 + 15, what shells and Kubernetes report). */
   terminated: 143,
+  /** Interrupted by SIGINT, Ctrl-C on a terminal (128 + 2, what the shell reports). */
+  interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -109,7 +111,13 @@ export class TransientFailure extends ReportError {
 /** The run was stopped by SIGTERM (or SIGINT) before it could publish. */
 export class RunWasTerminated extends ReportError {
   readonly code = 'TERMINATED';
-  readonly exitCode = ExitCode.terminated;
+  /**
+   * 143 after SIGTERM, 130 after Ctrl-C, so the log says what the shell reports. The message names
+   * the signal: it is built from the abort reason src/main.ts gives ("received SIGINT").
+   */
+  get exitCode(): ExitCode {
+    return /\bSIGINT\b/.test(this.message) ? ExitCode.interrupted : ExitCode.terminated;
+  }
 }
 
 /** Any error that is not ours is unexpected: treat it as transient so a retry gets a chance. */

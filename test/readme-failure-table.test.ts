@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const readme = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('## Failure behaviour'), readme.indexOf('## How it works'));
+const start = readme.indexOf('## Failure behaviour');
+// Up to the next section, whatever follows it.
+const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 
 /** Every `path` › "title", "title" reference in the section: the file and the test titles it names. */
 function references(text: string): { file: string; title: string }[] {

@@ -18,6 +18,7 @@ Exit codes:
   3  the data cannot make a valid report (contract violated, data error)
   4  access denied (database or storage)
   5  already published and REPORT_IF_EXISTS=fail
+  130  interrupted by Ctrl-C (SIGINT); nothing published
   143  terminated by SIGTERM; nothing published`;
 
 /** Parses the arguments, runs one command and returns its exit code (usage errors are 2, never yargs' 1). */

@@ -22,7 +22,8 @@ export async function* copyRecords(
   db: DatabaseConfig,
 ): AsyncGenerator<Buffer> {
   const records = new CrlfRecords({ delimiter: format.delimiter, isoFirstField: firstFieldIsRewritten(plan) });
-  const stream = snapshot.client.query(copyTo(copyStatement(withoutFinalSemicolon(snapshot.sql), plan, format)));
+  const statement = copyStatement(withoutFinalSemicolon(snapshot.sql), plan, format);
+  const stream = snapshot.client.query(copyTo(statement));
   let finished = false;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -34,7 +35,7 @@ export async function* copyRecords(
     if (rest.length > 0) throw new Error(`COPY output ended inside a record (${rest.length} bytes unterminated)`);
     finished = true;
   } catch (error) {
-    throw classifyDatabaseError(error, 'extract', db);
+    throw classifyDatabaseError(error, 'extract', db, { text: statement, query: snapshot.query });
   } finally {
     // Left mid-COPY (a storage failure, an abort): the connection cannot run another statement.
     if (!finished) {

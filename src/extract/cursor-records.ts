@@ -35,7 +35,7 @@ export async function* cursorRecords(
       cursor.read(fetchRows, (error, rows) => {
         if (error) {
           failed = true;
-          reject(classifyDatabaseError(error, 'extract', db));
+          reject(classifyDatabaseError(error, 'extract', db, { text: snapshot.sql, query: snapshot.query }));
         } else resolve(rows as RawRow[]);
       });
     });

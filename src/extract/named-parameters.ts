@@ -7,7 +7,7 @@ import { QueryIsInvalid } from '../errors.ts';
  * so PostgreSQL plans the query for the real window. (The values used to travel as bound
  * parameters read back with current_setting(): the planner could not see them, guessed that a
  * day is 0.5 % of the table, and on a day that was the whole table chose a single-process plan
- * that ran 1.4× slower than the same query with the values written in — README, Performance.)
+ * that ran 1.4× slower than the same query with the values written in — docs/performance.md.)
  * Splicing is safe here because the values are the job's own — the report date, the window it
  * computed, the extraction instant — never text from a user, and each must match its type's
  * strict form (digits, `-` `:` `.` `T` `+` `Z`) or the run stops: nothing in it can end a quote.
@@ -47,22 +47,52 @@ interface Segment {
 const IDENTIFIER_PART = /[A-Za-z0-9_]/;
 const PLACEHOLDER = /::|:([A-Za-z_][A-Za-z0-9_]*)/g;
 
+/** One `:name` replaced: where it was in the source, and where its value is in the text. */
+interface Edit {
+  readonly sourceAt: number;
+  readonly sourceLength: number;
+  readonly textAt: number;
+  readonly textLength: number;
+}
+
 /** Rewrites every `:name` with `replace(name, position)`; `names` lists them in first-use order. */
-function rewrite(sql: string, replace: (name: string, position: number) => string): ScannedQuery {
+function rewrite(sql: string, replace: (name: string, position: number) => string): ScannedQuery & { edits: Edit[] } {
   const names: string[] = [];
+  const edits: Edit[] = [];
+  let sourceAt = 0;
+  let shift = 0; // text offset − source offset so far
   const text = segments(sql)
-    .map((segment) =>
-      segment.kind !== 'code'
-        ? segment.text
-        : segment.text.replace(PLACEHOLDER, (match, name: string | undefined) => {
-            if (name === undefined) return match; // a "::" cast
-            let position = names.indexOf(name);
-            if (position === -1) position = names.push(name) - 1;
-            return replace(name, position);
-          }),
-    )
+    .map((segment) => {
+      const segmentAt = sourceAt;
+      sourceAt += segment.text.length;
+      if (segment.kind !== 'code') return segment.text;
+      return segment.text.replace(PLACEHOLDER, (match, name: string | undefined, offset: number) => {
+        if (name === undefined) return match; // a "::" cast
+        let position = names.indexOf(name);
+        if (position === -1) position = names.push(name) - 1;
+        const value = replace(name, position);
+        edits.push({ sourceAt: segmentAt + offset, sourceLength: match.length, textAt: segmentAt + offset + shift, textLength: value.length });
+        shift += value.length - match.length;
+        return value;
+      });
+    })
     .join('');
-  return { text, names };
+  return { text, names, edits };
+}
+
+/**
+ * Where a character of the rewritten SQL came from in the SQL as written (0-based offsets): a
+ * database error points into the statement it received, the user needs the place in their file.
+ * A character inside a value maps to its `:name`.
+ */
+export function sourceOffset(sql: string, values: ParameterValues, textOffset: number): number {
+  let shift = 0;
+  for (const edit of rewrite(sql, (name) => literalOf(name, values)).edits) {
+    if (textOffset < edit.textAt) break;
+    if (textOffset < edit.textAt + edit.textLength) return edit.sourceAt;
+    shift = edit.textAt + edit.textLength - (edit.sourceAt + edit.sourceLength);
+  }
+  return textOffset - shift;
 }
 
 /** The `:names` a query uses, in first-use order (casts, literals and comments are not names). */
@@ -89,13 +119,15 @@ export function positionalParameters(sql: string): string[] {
 
 /** The SQL with each `:name` written as its value, a literal of the name's type. */
 export function withLiteralValues(sql: string, values: ParameterValues): string {
-  return rewrite(sql, (name) => {
-    if (!(name in PARAMETER_TYPES)) throw new QueryIsInvalid(`unknown query parameter :${name}; the job provides ${PARAMETER_NAMES.map((n) => `:${n}`).join(', ')}`, { phase: 'extract' });
-    const type = PARAMETER_TYPES[name as ParameterName];
-    const value = values[name as ParameterName];
-    if (!VALUE_FORMS[type].test(value)) throw new Error(`the value of :${name} is not a ${type} in its strict form: ${JSON.stringify(value)}`);
-    return `'${value}'::${type}`;
-  }).text;
+  return rewrite(sql, (name) => literalOf(name, values)).text;
+}
+
+function literalOf(name: string, values: ParameterValues): string {
+  if (!(name in PARAMETER_TYPES)) throw new QueryIsInvalid(`unknown query parameter :${name}; the job provides ${PARAMETER_NAMES.map((n) => `:${n}`).join(', ')}`, { phase: 'extract' });
+  const type = PARAMETER_TYPES[name as ParameterName];
+  const value = values[name as ParameterName];
+  if (!VALUE_FORMS[type].test(value)) throw new Error(`the value of :${name} is not a ${type} in its strict form: ${JSON.stringify(value)}`);
+  return `'${value}'::${type}`;
 }
 
 /**

@@ -10,21 +10,23 @@ import {
   type Phase,
 } from '../errors.ts';
 import { databaseLabel } from './pg-client-config.ts';
+import { positionInQuery, type SentStatement } from './query-position.ts';
 
 /**
  * Turns whatever node-postgres or the socket threw into one of the product's errors, so that the
  * exit code says whether a retry can help. SQLSTATE classes follow PostgreSQL's Appendix A.
  */
-export function classifyDatabaseError(error: unknown, phase: Phase, db: DatabaseConfig): ReportError {
+export function classifyDatabaseError(error: unknown, phase: Phase, db: DatabaseConfig, statement?: SentStatement): ReportError {
   if (error instanceof ReportError) return error;
-  const e = error as { code?: string; message?: string; position?: string };
+  const e = error as { code?: string; message?: string; position?: string; detail?: string; hint?: string };
   const sqlState = typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) ? e.code : undefined;
   const where = databaseLabel(db);
   const message = e.message ?? String(error);
   const options = { phase, cause: error, context: { database: where, sqlState } };
 
   if (sqlState) {
-    const detail = `${message} (SQLSTATE ${sqlState})`;
+    // PostgreSQL's DETAIL and HINT often say exactly what to fix ("Perhaps you meant to reference the column u.nome").
+    const detail = `${message} (SQLSTATE ${sqlState})${e.detail ? `. DETAIL: ${e.detail}` : ''}${e.hint ? `. HINT: ${e.hint}` : ''}`;
     const cls = sqlState.slice(0, 2);
     if (cls === '28') return new AccessWasDenied(`database ${where} refused user "${db.user}": ${detail}`, options);
     if (sqlState === '42501') return new AccessWasDenied(`user "${db.user}" lacks a privilege on ${where}: ${detail}`, options);
@@ -38,7 +40,8 @@ export function classifyDatabaseError(error: unknown, phase: Phase, db: Database
     }
     if (cls === '22') return new ReportDataIsInvalid(`the database raised a data error while streaming the report: ${detail}`, options);
     if (cls === '42' || cls === '0A' || cls === '25' || cls === '26' || cls === '34') {
-      const at = e.position ? ` at character ${e.position}` : '';
+      const inFile = e.position && statement ? positionInQuery(Number(e.position), statement) : undefined;
+      const at = inFile ? ` at ${inFile}` : e.position ? ` at character ${e.position} of the statement sent` : '';
       return new QueryIsInvalid(`the report query cannot run${at}: ${detail} — fix REPORT_SQL_FILE`, options);
     }
     return new TransientFailure(`database ${where} failed: ${detail}`, options);
@@ -58,4 +61,13 @@ export function classifyDatabaseError(error: unknown, phase: Phase, db: Database
     return new AccessWasDenied(`database ${where} asks user "${db.user}" for a password: set PGPASSWORD or PGPASSWORD_FILE`, options);
   }
   return new TransientFailure(`cannot reach database ${where}: ${message}${code && !message.includes(code) ? ` (${code})` : ''}`, options);
+}
+
+/** No answer within PGCONNECT_TIMEOUT (node-postgres then reports only "Connection terminated unexpectedly"). */
+export function connectTimedOut(error: unknown, db: DatabaseConfig): ReportError {
+  return new TransientFailure(
+    `database ${databaseLabel(db)} did not complete the connection within PGCONNECT_TIMEOUT=${db.connectTimeoutMs / 1000} s: `
+      + 'check PGHOST and PGPORT, and that no firewall drops the packets (raise PGCONNECT_TIMEOUT for a slow link)',
+    { phase: 'connect', cause: error, context: { database: databaseLabel(db) } },
+  );
 }

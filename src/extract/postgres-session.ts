@@ -5,7 +5,7 @@ import type { ResultColumn } from '../csv/report-contract.ts';
 import type { Logger } from '../log/logger.ts';
 import { withLiteralValues } from './named-parameters.ts';
 import { pgClientConfig } from './pg-client-config.ts';
-import { classifyDatabaseError } from './pg-errors.ts';
+import { classifyDatabaseError, connectTimedOut } from './pg-errors.ts';
 import type { ReportQuery } from './report-source.ts';
 
 /**
@@ -20,6 +20,8 @@ export interface Snapshot {
   readonly client: pg.Client;
   /** The query with each `:name` written as its value (a typed literal). */
   readonly sql: string;
+  /** The query it was made from, to point a database error at the user's line and column. */
+  readonly query: ReportQuery;
   readonly columns: readonly ResultColumn[];
   /** Marks the connection unusable (a COPY or cursor left mid-stream): close then just drops it. */
   markBroken(): void;
@@ -57,8 +59,11 @@ export async function openSnapshot(db: DatabaseConfig, query: ReportQuery, signa
     })());
 
   const sql = withLiteralValues(query.sql, query.values);
+  const connectStarted = performance.now();
+  let connected = false;
   try {
     await client.connect();
+    connected = true;
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const settings: [string, string][] = [
       ['TimeZone', query.timezone],
@@ -72,17 +77,18 @@ export async function openSnapshot(db: DatabaseConfig, query: ReportQuery, signa
     );
   } catch (error) {
     await close();
-    throw classifyDatabaseError(error, 'connect', db);
+    const timedOut = !connected && db.connectTimeoutMs > 0 && performance.now() - connectStarted >= db.connectTimeoutMs;
+    throw timedOut && !signal.aborted ? connectTimedOut(error, db) : classifyDatabaseError(error, 'connect', db);
   }
 
   try {
     const describe = client.query(new DescribeCursor(sql, [], { rowMode: 'array' }));
     const columns = await describe.described;
     await describe.close();
-    return { client, sql, columns, markBroken: () => (broken = true), close };
+    return { client, sql, query, columns, markBroken: () => (broken = true), close };
   } catch (error) {
     await close();
-    throw classifyDatabaseError(error, 'extract', db);
+    throw classifyDatabaseError(error, 'extract', db, { text: sql, query });
   }
 }
 

@@ -9,6 +9,8 @@ export type ExtractionEngine = 'copy' | 'cursor';
 export interface ReportQuery {
   /** The SQL as written, with `:name` placeholders. */
   readonly sql: string;
+  /** Where it was read from (REPORT_SQL_FILE), to point errors at a line and column there. */
+  readonly file?: string | undefined;
   readonly values: ParameterValues;
   /** Session TimeZone: PostgreSQL then writes timestamptz values with this zone's offset. */
   readonly timezone: string;

@@ -160,7 +160,14 @@ async function rawValue(
   }
   try {
     // A trailing newline is almost always an artefact of `echo secret > file`, never part of it.
-    return { text: (await readFile(path, SECRET_FILE_MAX_BYTES, signal)).replace(/\r?\n$/, ''), fromFile: true };
+    const text = (await readFile(path, SECRET_FILE_MAX_BYTES, signal)).replace(/\r?\n$/, '');
+    // An empty file is a Secret key mounted without a value: say so, not "set X or X_FILE" later.
+    if (text === '') {
+      problems.push(`${fileVariable}: ${path} is empty; put the secret in it (is the Secret's key empty?) or unset ${fileVariable}`);
+      failed.add(setting.name);
+      return undefined;
+    }
+    return { text, fromFile: true };
   } catch (error) {
     if (!(error instanceof SettingFileUnreadable)) throw error;
     problems.push(`${fileVariable}: cannot read ${path} (${error.reason}); mount the Secret there as a file, or unset ${fileVariable}`);

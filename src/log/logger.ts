@@ -1,15 +1,16 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino from 'pino';
-import pretty from 'pino-pretty';
 import type { LogFormat, LogLevel } from '../config/config.ts';
 import { redactSecrets } from '../config/redaction.ts';
 import { ReportError, messageOf } from '../errors.ts';
+import { humanDestination } from './human-log.ts';
 import { LOG_SETTINGS } from './log-settings.ts';
 
 /**
  * Structured logs: JSON lines on stderr (stdout carries only command output, such as the CSV of
- * a dry run), human-readable lines when stderr is a terminal. pino because it is the fastest
- * JSON logger for Node, writes synchronously to fd 2 (nothing lost at exit), and redacts paths.
+ * a dry run), one human line per event when stderr is a terminal (./human-log.ts). pino because it
+ * is the fastest JSON logger for Node, writes synchronously to fd 2 (nothing lost at exit), and
+ * redacts paths.
  */
 export type Logger = pino.Logger;
 
@@ -36,7 +37,7 @@ export function createLogger(options: LoggerOptions): Logger {
     // The active span's ids on every line, so Grafana can jump from a log line to its trace.
     mixin: traceIds,
   };
-  const destination = human ? pretty({ destination: fd, sync: true, ignore: 'pid,hostname,service' }) : pino.destination({ dest: fd, sync: true });
+  const destination = human ? humanDestination(fd) : pino.destination({ dest: fd, sync: true });
   return pino(settings, destination);
 }
 

@@ -6,6 +6,7 @@ import type { ReportWindow } from './report-window.ts';
 export function reportQuery(config: Config, window: ReportWindow, extractedAt: string): ReportQuery {
   return {
     sql: config.report.query.text,
+    file: config.report.query.file,
     values: { report_date: window.reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt },
     timezone: config.report.timezone,
     statementTimeoutMs: config.report.statementTimeoutMs,

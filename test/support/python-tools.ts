@@ -12,7 +12,7 @@ export function ensureVenvTool(requirement: string, venvName: string, command: s
   const bin = `${venv}bin/${command}`;
   const installed = `${venv}installed-requirement`;
   if (existsSync(bin) && existsSync(installed) && readFileSync(installed, 'utf8') === requirement) return bin;
-  log(`installing ${requirement} into .cache/${venvName} (once per machine)…`);
+  log(`installing ${requirement} into .cache/${venvName} (once per machine; pip, usually 20–60 s)…`);
   const created = spawnSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
   if (created.status !== 0) return { skipped: 'python3 -m venv failed (is python3 installed?)' };
   const pip = spawnSync(`${venv}bin/pip`, ['install', '--quiet', '--disable-pip-version-check', requirement], { stdio: 'inherit' });

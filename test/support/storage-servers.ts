@@ -1,4 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort, stopChild } from './child-processes.ts';
 import { ensureVenvTool } from './python-tools.ts';
@@ -32,10 +34,31 @@ export async function startMoto(bin: string): Promise<RunningServer> {
   return { url, stop: () => stopChild(child) };
 }
 
-/** Azurite's blob service from npm, in memory. */
-export async function startAzurite(): Promise<RunningServer & { connectionString: string }> {
+/**
+ * Azurite from npm, installed from its own lock file (test/tools/azurite) into .tools/azurite, not
+ * with the product's dependencies: it brings ~300 packages and an OpenTelemetry 2.x family whose
+ * peer ranges clash with ours (14 ERESOLVE warnings on every `npm ci`). Returns Azurite's blob entry point.
+ */
+export function ensureAzurite(log: (line: string) => void): string {
+  const source = new URL('../tools/azurite/', import.meta.url);
+  const target = fileURLToPath(new URL('../../.tools/azurite/', import.meta.url));
+  const main = `${target}node_modules/azurite/dist/src/blob/main.js`;
+  const lock = readFileSync(new URL('package-lock.json', source));
+  const stamp = createHash('sha256').update(lock).digest('hex');
+  const stampFile = `${target}installed-lock-sha256`;
+  if (existsSync(main) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return main;
+  log('installing Azurite from test/tools/azurite into .tools/azurite (npm ci, once; about 30 s)…');
+  mkdirSync(target, { recursive: true });
+  for (const file of ['package.json', 'package-lock.json']) copyFileSync(new URL(file, source), `${target}${file}`);
+  const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: target, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (npm.status !== 0 || !existsSync(main)) throw new Error(`npm ci in .tools/azurite failed (exit ${npm.status}): the Azure tests need Azurite`);
+  writeFileSync(stampFile, stamp);
+  return main;
+}
+
+/** Azurite's blob service, in memory. */
+export async function startAzurite(main: string): Promise<RunningServer & { connectionString: string }> {
   const port = await freePort();
-  const main = fileURLToPath(new URL('../../node_modules/azurite/dist/src/blob/main.js', import.meta.url));
   const child = spawn(process.execPath, [main, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--inMemoryPersistence', '--skipApiVersionCheck', '--disableTelemetry', '--silent'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
