@@ -36,6 +36,8 @@ export const STORAGE_SETTINGS = defineSettings({
   S3_PREFIX: text({ commands: STORAGE_COMMANDS, form: 'key prefix', defaultDoc: '*(empty)*', check: prefixCheck, doc: 'Key prefix, e.g. `diarios/` → `diarios/relatorio_20241005.csv` (a missing final `/` is added).' }),
   AWS_REGION: text({ commands: STORAGE_COMMANDS, form: 'AWS region', defaultDoc: '*(required for s3)*', check: regionCheck, doc: 'e.g. `sa-east-1`. With `S3_ENDPOINT`, any region name the server expects (e.g. `auto`).' }),
   AWS_DEFAULT_REGION: text({ commands: STORAGE_COMMANDS, form: 'AWS region', defaultDoc: '*(none)*', check: regionCheck, doc: 'Used when `AWS_REGION` is not set.' }),
+  // Read by the AWS SDK's credential chain, not by the job; declared so the chart may render it (credentials.keys.awsCredentials).
+  AWS_SHARED_CREDENTIALS_FILE: text({ commands: STORAGE_COMMANDS, form: 'path of a file', defaultDoc: '*(the SDK\'s default chain)*', doc: 'An AWS shared credentials file (a mounted Secret), for S3 without IRSA or Pod Identity; read by the AWS SDK.' }),
   S3_ENDPOINT: url({ commands: STORAGE_COMMANDS, defaultDoc: '*(AWS)*', doc: 'For S3-compatible servers (MinIO, Ceph…).' }),
   S3_FORCE_PATH_STYLE: flag({ default: 'false', commands: STORAGE_COMMANDS, doc: 'Path-style requests, for S3-compatible servers.' }),
   S3_SSE: oneOf({ values: S3_SSE_MODES, default: 'AES256', commands: STORAGE_COMMANDS, doc: '`AES256` (SSE-S3) or `aws:kms` (SSE-KMS, with an S3 bucket key). Always sent.' }),
