@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ConfigurationIsInvalid } from '../errors.ts';
 import { unknownParameterNames, PARAMETER_NAMES } from '../extract/named-parameters.ts';
 import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from '../report/report-key.ts';
-import { isReportDate, isTimezone, processTimezone } from '../report/report-window.ts';
+import { isReportDate, isTimezone, processTimezone, processTimezoneProblem, REPORT_DATE_RULE } from '../report/report-window.ts';
 import type { Config, IfExists, LogFormat, LogLevel, SslMode, StorageConfig } from './config.ts';
 import { parseDuration } from './duration.ts';
 import { alertShape } from '../alerts/alert-settings.ts';
@@ -54,8 +54,8 @@ const envSchema = z.object({
   ).optional(),
   PGSSLROOTCERT: z.string().optional(),
   PGCONNECT_TIMEOUT: wholeNumber(1, 3_600, 30).optional(),
-  REPORT_DATE: z.string().refine(isReportDate, { error: 'must be a calendar date YYYY-MM-DD (example: 2024-10-05)' }).optional(),
-  REPORT_TIMEZONE: z.string().refine(isTimezone, { error: 'must be an IANA time zone (example: America/Sao_Paulo)' }).optional(),
+  REPORT_DATE: z.string().refine(isReportDate, { error: `must be ${REPORT_DATE_RULE} (example: 2024-10-05)` }).optional(),
+  REPORT_TIMEZONE: z.string().refine(isTimezone, { error: 'must be an IANA time zone name, not an offset or a POSIX rule (example: America/Sao_Paulo)' }).optional(),
   REPORT_SQL_FILE: z.string().optional(),
   REPORT_STATEMENT_TIMEOUT: duration('2h').optional(),
   REPORT_FETCH_ROWS: wholeNumber(1, 1_000_000, 2_000).optional(),
@@ -97,7 +97,7 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
   const problems: string[] = [];
   const { resolved, parsed } = parseEnvironment(rawEnv, envSchema, options.readTextFile, problems);
   if (options.date !== undefined && !isReportDate(options.date)) {
-    problems.push(`--date: must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(options.date)})`);
+    problems.push(`--date: must be ${REPORT_DATE_RULE} (example: --date 2024-10-05) (got ${JSON.stringify(options.date)})`);
   }
 
   // Plain-string settings are checked from the raw values, so their problems are listed even
@@ -118,6 +118,9 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
       );
     }
   }
+
+  const zoneProblem = resolved.REPORT_TIMEZONE === undefined ? processTimezoneProblem(rawEnv) : undefined;
+  if (zoneProblem !== undefined) problems.push(zoneProblem);
 
   const sslRootCertFile = resolved.PGSSLROOTCERT;
   const sslRootCert = sslRootCertFile === undefined ? undefined : readSetting('PGSSLROOTCERT', sslRootCertFile, options.readTextFile, problems);
@@ -141,7 +144,7 @@ export function loadConfig(rawEnv: Env, options: LoadConfigOptions): Config {
     },
     report: {
       date: options.date ?? e.REPORT_DATE,
-      timezone: e.REPORT_TIMEZONE ?? processTimezone(),
+      timezone: e.REPORT_TIMEZONE ?? processTimezone(rawEnv),
       query: { file: sqlFile, text: sqlText },
       statementTimeoutMs: e.REPORT_STATEMENT_TIMEOUT ?? parseDuration(DEFAULTS.REPORT_STATEMENT_TIMEOUT)!,
       engine: e.REPORT_ENGINE ?? DEFAULTS.REPORT_ENGINE,

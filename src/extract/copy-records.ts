@@ -2,6 +2,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { DatabaseConfig } from '../config/config.ts';
 import { copyStatement, firstFieldIsRewritten } from '../csv/copy-select.ts';
 import { CrlfRecords } from '../csv/crlf-records.ts';
+import { outOfRangeMarker, timestampOutOfRange } from '../csv/csv-rules.ts';
 import type { CsvFormat } from '../csv/csv-format.ts';
 import type { PlannedColumn } from '../csv/report-contract.ts';
 import { withoutFinalSemicolon } from './named-parameters.ts';
@@ -21,7 +22,7 @@ export async function* copyRecords(
   counter: { rows: number },
   db: DatabaseConfig,
 ): AsyncGenerator<Buffer> {
-  const records = new CrlfRecords({ delimiter: format.delimiter, isoFirstField: firstFieldIsRewritten(plan) });
+  const records = new CrlfRecords({ delimiter: format.delimiter, firstField: firstFieldIsRewritten(plan), firstColumn: plan[0]?.name });
   const stream = snapshot.client.query(copyTo(copyStatement(withoutFinalSemicolon(snapshot.sql), plan, format)));
   let finished = false;
   try {
@@ -30,10 +31,12 @@ export async function* copyRecords(
       counter.rows = records.rows;
       if (out.length > 0) yield out;
     }
-    const rest = records.flush();
-    if (rest.length > 0) throw new Error(`COPY output ended inside a record (${rest.length} bytes unterminated)`);
+    records.end();
     finished = true;
   } catch (error) {
+    // A timestamp the contract cannot write, raised by the SQL (csv-rules.ts): the rows before it were all received.
+    const outOfRange = outOfRangeMarker(String((error as Error)?.message));
+    if (outOfRange) throw timestampOutOfRange(outOfRange.column, records.rows + 1, outOfRange.value, error);
     throw classifyDatabaseError(error, 'extract', db);
   } finally {
     // Left mid-COPY (a storage failure, an abort): the connection cannot run another statement.
