@@ -57,7 +57,8 @@ export function utcSeconds(t: { year: number; month: number; day: number; hour?:
 
 // No zone's offset has ever been beyond ±16 hours (the IANA extremes are about ±15:57).
 const MAX_OFFSET = 18 * 3600;
-const STEP = 3600;
+// Offsets are sampled this far apart: two transitions closer than that (none in the IANA data) would be seen as one.
+const STEP = 3 * 3600;
 
 /**
  * The first instant (epoch seconds) whose local date in `zone` is `date` or later: the start of
