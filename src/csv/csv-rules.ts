@@ -162,18 +162,21 @@ function special(text: string): string {
  * error that names the column (`outOfRangeMarker`), so the engine can report the row.
  */
 export function timestampSql(value: string, kind: 'timestamptz' | 'timestamp', column: string): string {
-  const type = kind === 'timestamptz' ? 'timestamptz' : 'timestamp';
   const clock = `to_char(${value}, 'YYYY-MM-DD"T"HH24:MI:SS.US${kind === 'timestamptz' ? 'TZH:TZM' : ''}')`;
   const seconds = `mod(extract(timezone FROM ${value})::int, 60)`;
   const written = kind === 'timestamptz' ? `${clock} || CASE WHEN ${seconds} = 0 THEN '' ELSE ':' || to_char(abs(${seconds}), 'FM00') END` : clock;
   const marker = sqlLiteral(`${OUT_OF_RANGE_MARKER}${column}${OUT_OF_RANGE_MARKER}`);
   return (
     `CASE WHEN NOT isfinite(${value}) THEN ${value}::text ` +
-    `WHEN ${value} < '${pad(FIRST_YEAR, 4)}-01-01 00:00:00'::${type} OR ${value} >= '${LAST_YEAR + 1}-01-01 00:00:00'::${type} ` +
-    // No plain-SQL way to raise an error: a failing cast carries the message (SQLSTATE 22P02).
+    `WHEN ${outOfRangeSql(value, kind)} ` +
     `THEN (${marker} || ${value}::text)::int4::text ` +
     `ELSE ${written} END`
   );
+}
+
+/** True (in SQL) for a finite timestamp whose local year is outside 0001–9999. */
+export function outOfRangeSql(value: string, kind: 'timestamptz' | 'timestamp'): string {
+  return `(${value} < '${pad(FIRST_YEAR, 4)}-01-01 00:00:00'::${kind} OR ${value} >= '${LAST_YEAR + 1}-01-01 00:00:00'::${kind})`;
 }
 
 const OUT_OF_RANGE_MARKER = '~daily-report:timestamp-out-of-range~';
@@ -190,7 +193,7 @@ export function outOfRangeMarker(message: string): { column: string; value: stri
 }
 
 /** The run's error for a timestamp the contract cannot write: exit 3, naming the column and the row. */
-export function timestampOutOfRange(column: string, row: number, value: string, cause?: unknown): ReportDataIsInvalid {
+export function timestampOutOfRange(column: string, row: number | string, value: string, cause?: unknown): ReportDataIsInvalid {
   return new ReportDataIsInvalid(
     `row ${row}, column ${column}: the timestamp ${value} is outside years ${pad(FIRST_YEAR, 4)}–${LAST_YEAR} (or BC), which the report ` +
       `cannot write (its form is ${TIMESTAMP_FORM}); fix the data, or filter or convert it in REPORT_SQL_FILE`,
