@@ -1,7 +1,8 @@
 import { parse } from 'csv-parse/sync';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FORMULA_FIRST_CODES } from '../../src/csv/csv-rules.ts';
+// = + - @ tab CR: written here rather than imported, so the test also runs against older code.
+const FORMULA_FIRST_CODES = [61, 43, 45, 64, 9, 13];
 import { errorOf, filesIn, queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, sql, type TestDatabase } from '../support/test-database.ts';
