@@ -63,6 +63,8 @@ for (const tool of ['psql', '/usr/bin/time']) {
 interface Measurement {
   readonly seconds: number;
   readonly peakRssMb: number;
+  /** User + system CPU seconds of the measured process: steadier than wall time on a shared machine. */
+  readonly cpuSeconds: number;
   readonly bytes: number;
 }
 interface Variant {
@@ -165,7 +167,7 @@ async function hugeFieldRuns(pg: PostgresEndpoint): Promise<Record<string, unkno
       }
       const m = median(list);
       out.push({
-        rows: 1, variant: name, median_seconds: round(m.seconds), rows_per_second: null, mb_per_second: round(m.bytes / 1e6 / m.seconds),
+        rows: 1, variant: name, median_seconds: round(m.seconds), cpu_seconds: round(middle(list.map((l) => l.cpuSeconds))), rows_per_second: null, mb_per_second: round(m.bytes / 1e6 / m.seconds),
         peak_rss_mb: Math.round(m.peakRssMb), peak_rss_max_mb: Math.round(m.peakRssMaxMb), bytes: m.bytes, baseline: null, ratio: null,
         runs: list.map((s) => round(s.seconds)), failed_runs: 0,
       });
@@ -244,11 +246,15 @@ async function makeVariants(pg: PostgresEndpoint, database: string, rows: number
 
 /** Runs a command under /usr/bin/time; wall seconds and the peak RSS the OS saw (the largest process of the run). */
 function timed(command: string[], env: Record<string, string>, bytes: () => number): Measurement {
-  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', ...command], { env: { PATH, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', ...command], { env: { PATH, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
   const last = result.stderr.trim().split('\n').at(-1) ?? '';
   if (result.status !== 0) throw new Error(`${command.join(' ').slice(0, 200)} failed (${result.status}):\n${result.stderr.slice(-2000)}`);
-  const [seconds, kb] = last.split(' ').map(Number);
-  return { seconds: seconds!, peakRssMb: kb! / 1024, bytes: bytes() };
+  const [seconds, kb, user, system] = last.split(' ').map(Number);
+  return { seconds: seconds!, peakRssMb: kb! / 1024, cpuSeconds: user! + system!, bytes: bytes() };
+}
+
+function middle(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 /** The median run's time and bytes, and the median and the largest of the runs' peak RSS. */
@@ -289,12 +295,14 @@ function printFlatness(rows: Record<string, unknown>[]): void {
     // The start-up (~0.4 s) weighs on small fields: the rate between two sizes is the field's own cost.
     const marginal = found.slice(1).map((r, i) => {
       const [a, b] = [found[i], r];
-      if (!a || !b || a.median_seconds === null || b.median_seconds === null) return '—';
-      return `${hugeSizes[i]}→${hugeSizes[i + 1]} MiB ${round((Number(b.bytes) - Number(a.bytes)) / 1e6 / (Number(b.median_seconds) - Number(a.median_seconds)))} MB/s`;
+      if (!a || !b) return '—';
+      const mb = (Number(b.bytes) - Number(a.bytes)) / 1e6;
+      const rate = (key: string) => round(mb / (Number(b[key]) - Number(a[key])));
+      return `${hugeSizes[i]}→${hugeSizes[i + 1]} MiB ${rate('median_seconds')} MB/s wall, ${rate('cpu_seconds')} MB per CPU-second`;
     });
     process.stdout.write(
-      `one huge field, ${engine} engine: ${found.map((r, i) => `${hugeSizes[i]} MiB in ${r?.median_seconds ?? '—'} s`).join(', ')}; ` +
-        `per extra MB: ${marginal.join(', ')} (the same rate at every size = linear time)\n`,
+      `one huge field, ${engine} engine: ${found.map((r, i) => `${hugeSizes[i]} MiB in ${r?.median_seconds ?? '—'} s (${r?.cpu_seconds ?? '—'} s CPU)`).join(', ')}; ` +
+        `per extra MB: ${marginal.join('; ')} (the same rate at every size = linear time)\n`,
     );
   }
   if (sizes.length < 2) return;
