@@ -146,8 +146,16 @@ export function contractTimestamp(text: string, withOffset: boolean): string {
   // ±HH, ±HH:MM, ±HH:MM:SS
   if (rest === 3) return `${clock}${text.slice(i)}:00`;
   // PostgreSQL writes minutes and seconds only when they are not zero, as the contract does.
-  if ((rest === 6 || rest === 9) && text.charCodeAt(i + 3) === COLON) return `${clock}${text.slice(i)}`;
+  if ((rest === 6 || rest === 9) && isOffsetTail(text, i + 3, n)) return `${clock}${text.slice(i)}`;
   return special(text);
+}
+
+/** `:MM` or `:MM:SS` from `at` to the end (a ` BC` suffix is not one). */
+function isOffsetTail(text: string, at: number, end: number): boolean {
+  for (let j = at; j < end; j += 3) {
+    if (text.charCodeAt(j) !== COLON || !isDigit(text.charCodeAt(j + 1)) || !isDigit(text.charCodeAt(j + 2))) return false;
+  }
+  return true;
 }
 
 function special(text: string): string {

@@ -1,7 +1,7 @@
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { CsvEncoder, type RawRow } from '../../src/csv/csv-encoder.ts';
-import { contractTimestamp } from '../../src/csv/csv-rules.ts';
+import { contractTimestamp, TimestampOutOfRange } from '../../src/csv/csv-rules.ts';
 import { csvHeader } from '../../src/csv/csv-format.ts';
 import { planColumns, REPORT_COLUMNS } from '../../src/csv/report-contract.ts';
 
@@ -92,11 +92,13 @@ describe('CSV encoder (cursor engine)', () => {
     expect(contractTimestamp('2024-10-05 01:00:03.5', false)).toBe('2024-10-05T01:00:03.500000');
     expect(contractTimestamp('infinity', true)).toBe('infinity');
     expect(contractTimestamp('-infinity', false)).toBe('-infinity');
+    expect(() => contractTimestamp('0001-06-01 09:00:00 BC', false)).toThrow(TimestampOutOfRange);
+    expect(() => contractTimestamp('0001-06-01 09:00:00.5+05:30 BC', true)).toThrow(TimestampOutOfRange);
   });
 
   it('refuses BC and 5-digit years, naming the column and the row (exit 3)', () => {
     const encoder = new CsvEncoder(planColumns(contractColumns), format);
-    for (const value of ['0044-03-15 12:00:00-00:53:28 BC', '12345-06-01 09:00:00-03']) {
+    for (const value of ['0044-03-15 12:00:00-00:53:28 BC', '12345-06-01 09:00:00-03', '0001-06-01 09:00:00+05:30 BC', '0001-06-01 09:00:00+05 BC']) {
       const rows = [row('a'), row('b'), ['x', 'c', '1', '1', 'ok'], row('d')];
       rows[2]![0] = value;
       expect(() => encoder.encodeToString(rows)).toThrow(expect.objectContaining({ exitCode: 3, message: expect.stringMatching(new RegExp(`^row 3, column data_extracao: the timestamp ${value.replace(/[+.]/g, '\\$&')} is outside years 0001–9999`)) }));
