@@ -1,9 +1,12 @@
-import { inject } from 'vitest';
+import { describe, inject, it } from 'vitest';
 import { S3_TEST_CREDENTIALS, type S3TestServer } from './storage-servers.ts';
 
+/** A server of this run that is up. */
+export type RunningS3TestServer = S3TestServer & { readonly url: string };
+
 /**
- * Every S3 server of this test run (moto, MinIO), for `describe.each(s3Servers())`; a server that
- * could not be started carries `skipped` (outside CI only: global-setup refuses that under CI=true).
+ * Every S3 server of this test run (moto, then MinIO), for a test that must hold on each; a server
+ * that could not be started carries `skipped` (outside CI only: global-setup refuses that under CI=true).
  * Sets the test credentials in this process's environment, where the SDK's default chain reads them.
  */
 export function s3Servers(): S3TestServer[] {
@@ -11,8 +14,16 @@ export function s3Servers(): S3TestServer[] {
   return inject('s3Servers');
 }
 
-/** The server's URL, or undefined when it was skipped (the suite is then skipped too). */
-export const urlOf = (server: S3TestServer): string | undefined => ('url' in server ? server.url : undefined);
-
-/** The title of a suite on `server`, saying loudly when it is skipped. */
-export const titleOn = (title: string, server: S3TestServer): string => `${title} on ${server.name}${'skipped' in server ? ` — SKIPPED: ${server.skipped}` : ''}`;
+/**
+ * `describe(title on moto)`, `describe(title on minio)`: the suite once per S3 server that is up,
+ * and a loudly skipped one for each that is not.
+ */
+export function describeOnS3Servers(title: string, suite: (server: RunningS3TestServer) => void): void {
+  for (const server of s3Servers()) {
+    if ('url' in server) describe(`${title} on ${server.name}`, () => suite(server));
+    else {
+      process.stderr.write(`\n!!! ${title} on ${server.name} — SKIPPED: ${server.skipped}\n\n`);
+      describe.skip(`${title} on ${server.name} — SKIPPED: ${server.skipped}`, () => it('runs on this server', () => {}));
+    }
+  }
+}
