@@ -279,6 +279,11 @@ describe('bad values fail at install with the schema naming what is wrong', () =
   it('a time zone in the schedule is rejected', () => rejects(['--set', 'schedule=CRON_TZ=UTC 0 1 * * *'], /at '\/schedule'/));
   it('an unknown provider is rejected', () => rejects(['--set', 'storage.provider=gcs'], /at '\/storage\/provider': value must be one of 's3', 'azure'/));
   it('a KMS key without aws:kms is rejected', () => rejects(['--set', 'storage.s3.kmsKeyId=k'], /at '\/storage\/s3\/sse': value must be 'aws:kms'/));
+  it('sse none without an endpoint (AWS itself) is rejected, and renders S3_SSE=none with one', async () => {
+    await rejects(['--set', 'storage.s3.sse=none'], /at '\/storage\/s3\/endpoint': minLength: got 0, want 1/);
+    const { objects } = await render('--set', 'storage.s3.sse=none', '--set', 'storage.s3.endpoint=https://minio.storage.svc:9000');
+    expect(envOf(workerContainer(only(objects, 'CronJob')))).toMatchObject({ S3_SSE: 'none', S3_ENDPOINT: 'https://minio.storage.svc:9000' });
+  });
   it('workload identity without an account URL is rejected', () =>
     rejects(['--set', 'storage.provider=azure', '--set', 'storage.azure.workloadIdentity.enabled=true'], /at '\/storage\/azure\/accountUrl': minLength: got 0, want 1/));
   it('Azure with neither an existing Secret nor a connection string names the value to set', () =>
