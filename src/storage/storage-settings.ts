@@ -36,7 +36,7 @@ export const STORAGE_SETTINGS = defineSettings({
   S3_PREFIX: text({ commands: STORAGE_COMMANDS, form: 'key prefix', defaultDoc: '*(empty)*', check: prefixCheck, doc: 'Key prefix, e.g. `diarios/` → `diarios/relatorio_20241005.csv` (a missing final `/` is added).' }),
   AWS_REGION: text({ commands: STORAGE_COMMANDS, form: 'AWS region', defaultDoc: '*(required for s3)*', check: regionCheck, doc: 'e.g. `sa-east-1`. With `S3_ENDPOINT`, any region name the server expects (e.g. `auto`).' }),
   AWS_DEFAULT_REGION: text({ commands: STORAGE_COMMANDS, form: 'AWS region', defaultDoc: '*(none)*', check: regionCheck, doc: 'Used when `AWS_REGION` is not set.' }),
-  S3_ENDPOINT: url({ commands: STORAGE_COMMANDS, defaultDoc: '*(AWS)*', doc: 'For S3-compatible servers (MinIO, Ceph…).' }),
+  S3_ENDPOINT: url({ commands: STORAGE_COMMANDS, defaultDoc: '*(AWS)*', doc: 'For S3-compatible servers (MinIO, Ceph…; see docs/s3-compatible.md). Path-style requests with it, unless `S3_FORCE_PATH_STYLE=false`.' }),
   S3_FORCE_PATH_STYLE: flag({
     commands: STORAGE_COMMANDS, defaultDoc: '`true` with `S3_ENDPOINT`, else `false`',
     doc: 'Path-style requests (`http://server/bucket/key`). S3-compatible servers seldom resolve a bucket as a host name, so it is on with `S3_ENDPOINT`; `false` for one that wants virtual-host style.',

@@ -18,7 +18,7 @@ it('the documented sha256sum line accepts a published report against its manifes
 
   const report = join(db.outDir, 'relatorio_20241005.csv');
   const bytes = readFileSync(report);
-  bytes[bytes.length - 3] ^= 1;
+  bytes[bytes.length - 3]! ^= 1;
   writeFileSync(report, bytes);
   const tampered = spawnSync('bash', ['-c', check], { cwd: db.outDir, encoding: 'utf8' });
   expect(tampered.status).toBe(1);
