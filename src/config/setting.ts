@@ -136,6 +136,8 @@ export interface BuildContext {
   /** True when the variable's value was refused (checks that build on it would only add noise). */
   failed(name: string): boolean;
   problem(name: string, text: string): void;
+  /** A line every command logs as a warning, for a valid setting whose consequence must not go unnoticed. */
+  warning(text: string): void;
 }
 
 /** A domain's settings: the spec, and the step that turns its values into its part of the configuration. */

@@ -90,6 +90,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
   const values = new Map<string, unknown>();
   const given = new Set<string>();
   const failed = new Set<string>();
+  const warnings: string[] = [];
 
   for (const setting of settingsFor(command)) {
     const raw = await rawValue(setting, env, readFile, signal, problems, failed);
@@ -131,6 +132,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
     given: (name) => given.has(name),
     failed: (name) => failed.has(name),
     problem: (name, text) => void problems.push(`${name}: ${text}`),
+    warning: (text) => void warnings.push(text),
   };
   const built: Record<string, unknown> = {};
   for (const name of COMMAND_DOMAINS[command]) {
@@ -138,7 +140,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
     built[name] = domain.build(Object.fromEntries(Object.keys(domain.spec).map((key) => [key, values.get(key) ?? domain.spec[key]!.default])) as never, context);
   }
   if (problems.length > 0) throw new ConfigurationIsInvalid(problems);
-  return { values, built: built as Loaded['built'], warnings: unknownVariableWarnings(rawEnv) };
+  return { values, built: built as Loaded['built'], warnings: [...warnings, ...unknownVariableWarnings(rawEnv)] };
 }
 
 /** The setting's text, from the environment or from the file `X_FILE` names (never both). */
