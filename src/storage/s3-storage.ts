@@ -1,8 +1,8 @@
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import type { S3ChecksumAlgorithm } from '../config/config.ts';
 import { TransientFailure } from '../errors.ts';
 import { ObservedBody } from './observed-body.ts';
-import type { ReportStorage, WriteOptions, WriteResult } from './report-storage.ts';
+import type { ReportStorage, StoredObject, WriteOptions, WriteResult } from './report-storage.ts';
 import { classifyS3Error } from './s3-errors.ts';
 import { uploadToS3, type S3UploadResult } from './s3-upload.ts';
 import { StallWatchdog } from './stall-watchdog.ts';
@@ -48,14 +48,37 @@ export class S3Storage implements ReportStorage {
   }
 
   async exists(key: string, signal: AbortSignal): Promise<boolean> {
+    return (await this.head(key, signal)) !== undefined;
+  }
+
+  async head(key: string, signal: AbortSignal): Promise<StoredObject | undefined> {
     try {
-      await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: signal });
-      return true;
+      return storedObject(await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: signal }));
     } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || (error as Error).name === 'NotFound') return false;
+      if (isNotFound(error)) return undefined;
       // Without s3:ListBucket, S3 answers a HEAD of a missing key with 403, not 404.
       throw classifyS3Error(error, 'HeadObject (needs s3:GetObject, and s3:ListBucket for a missing key to answer 404)', this.locate(key));
+    }
+  }
+
+  async read(key: string, signal: AbortSignal): Promise<{ bytes: Buffer; object: StoredObject } | undefined> {
+    try {
+      const answer = await this.#client.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: signal });
+      const bytes = Buffer.from(await answer.Body!.transformToByteArray());
+      return { bytes, object: storedObject({ ...answer, ContentLength: bytes.length }) };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw classifyS3Error(error, 'GetObject (needs s3:GetObject, and s3:ListBucket for a missing key to answer 404)', this.locate(key));
+    }
+  }
+
+  async remove(key: string, options: { signal: AbortSignal; ifMatch: string }): Promise<void> {
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfMatch: options.ifMatch }), { abortSignal: options.signal });
+    } catch (error) {
+      // Deleted already (by our own earlier attempt whose answer was lost): what we wanted.
+      if (isNotFound(error)) return;
+      throw classifyS3Error(error, 'DeleteObject (needs s3:DeleteObject)', this.locate(key));
     }
   }
 
@@ -81,13 +104,16 @@ export class S3Storage implements ReportStorage {
           ...(sse === 'aws:kms' ? { BucketKeyEnabled: true, ...(kmsKeyId ? { SSEKMSKeyId: kmsKeyId } : {}) } : {}),
         },
         checksumAlgorithm,
-        // A conditional write, not check-then-put: S3 answers 412 if the key exists by the time
-        // PutObject or CompleteMultipartUpload lands.
+        // A conditional write, not check-then-put: S3 answers 412 if the key exists (or, with
+        // If-Match, is no longer the object named) by the time PutObject or Complete lands.
         ifNoneMatch: options.ifExists === 'fail',
+        ifMatch: options.ifExists === 'overwrite' ? options.ifMatch : undefined,
         partSize: partSizeBytes,
         queueSize,
         signal,
         onPartStored: () => watchdog.progress(),
+        // The publisher's own requests between the parts and Complete are not the upload's stall.
+        beforePublish: options.beforePublish && (() => (watchdog.stop(), options.beforePublish!())),
       });
     } catch (error) {
       // A stall aborts the body too, so it comes first: the body's AbortError would hide it.
@@ -97,7 +123,10 @@ export class S3Storage implements ReportStorage {
       watchdog.stop();
     }
     if (this.#options.verify) await this.#verify(key, observed.bytes, uploaded);
-    return { location };
+    return {
+      location,
+      object: { etag: uploaded.etag ?? '', size: uploaded.bytes, metadata: { ...options.metadata }, versionId: uploaded.versionId },
+    };
   }
 
   /** Size and checksum of what S3 stored, against what we sent. */
@@ -110,6 +139,7 @@ export class S3Storage implements ReportStorage {
       });
     const problems: string[] = [];
     if (head.ContentLength !== bytes) problems.push(`size ${head.ContentLength} ≠ ${bytes} bytes sent`);
+    if (sent.etag !== undefined && head.ETag !== undefined && head.ETag !== sent.etag) problems.push(`ETag ${head.ETag} is not the ${sent.etag} of our write (another writer?)`);
     const algorithm = this.#options.checksumAlgorithm;
     const reported = algorithm === 'NONE' ? undefined : head[`Checksum${algorithm}`];
     if (sent.checksum !== undefined && reported !== undefined) {
@@ -125,4 +155,13 @@ export class S3Storage implements ReportStorage {
   #key(key: string): string {
     return `${this.#options.prefix}${key}`;
   }
+}
+
+function storedObject(head: Pick<HeadObjectCommandOutput, 'ETag' | 'ContentLength' | 'Metadata' | 'VersionId'>): StoredObject {
+  return { etag: head.ETag ?? '', size: head.ContentLength ?? 0, metadata: { ...head.Metadata }, versionId: head.VersionId };
+}
+
+function isNotFound(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === 404 || ['NotFound', 'NoSuchKey'].includes((error as Error).name);
 }
