@@ -97,7 +97,7 @@ export class LocalStorage implements ReportStorage {
       // `flush` fsyncs before close: after the rename the bytes are on disk, not only in the page cache.
       await pipeline(Readable.from(body, { objectMode: false }), createWriteStream(temporary, { flags: 'wx', mode: 0o640, flush: true }), { signal: options.signal });
       const written = await identity(temporary);
-      await options.beforePublish?.();
+      await options.beforePublish?.(written);
       options.signal.throwIfAborted();
       if (options.ifExists === 'fail') {
         await this.#publish('link', temporary, path, written, () => fs.link(temporary, path));

@@ -23,9 +23,10 @@ export interface WriteOptions {
   readonly metadata: Readonly<Record<string, string>>;
   /**
    * Awaited once the body has ended and every part is stored, just before the request that makes
-   * the object visible; if it throws, nothing becomes visible.
+   * the object visible; if it throws, nothing becomes visible. `pending` is the identity the object
+   * will have, where the provider knows it in advance (a local file keeps its inode through rename).
    */
-  readonly beforePublish?: (() => Promise<void>) | undefined;
+  readonly beforePublish?: ((pending?: StoredObject) => Promise<void>) | undefined;
 }
 
 /** What one object is, as its service identifies it: enough for a consumer to tell "the same object". */

@@ -57,20 +57,6 @@ export function markFailed(span: Span, error: unknown): void {
   span.setAttributes({ [ATTR.errorClass]: errorClass, [ATTR.errorType]: errorClass, [ATTR.exitCode]: exitCodeOf(error) });
 }
 
-/**
- * Facts about the run (date, key, rows…) go on the root span, `daily-report.run`, wherever in the
- * pipeline they become known — where the active span is usually a phase. One process runs one run.
- */
-let runSpan: Span | undefined;
-
-export function setRunSpan(span: Span | undefined): void {
-  runSpan = span;
-}
-
-export function setRunAttributes(attributes: Attributes): void {
-  runSpan?.setAttributes(attributes);
-}
-
 function endPhase(span: Span, name: string, started: number): void {
   span.end();
   meter().createHistogram(METRIC.phaseDuration, { unit: 's', description: 'Duration of each phase of a run' }).record((performance.now() - started) / 1000, { [ATTR.phase]: name });
