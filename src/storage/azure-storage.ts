@@ -1,8 +1,9 @@
 import type { BlobHTTPHeaders, BlockBlobClient, ContainerClient, BlobRequestConditions } from '@azure/storage-blob';
 import { createHash, randomUUID } from 'node:crypto';
-import { TransientFailure } from '../errors.ts';
+import { ConditionNotMet, TransientFailure } from '../errors.ts';
 import { classifyAzureError } from './azure-errors.ts';
 import { ObservedBody } from './observed-body.ts';
+import { PublishFence } from './publish-fence.ts';
 import { uploadInParts, type PartTarget } from './part-upload.ts';
 import type { ReportStorage, StoredObject, WriteOptions, WriteResult } from './report-storage.ts';
 
@@ -72,8 +73,10 @@ export class AzureStorage implements ReportStorage {
     try {
       await this.#container.getBlockBlobClient(this.#name(key)).delete({ abortSignal: options.signal, conditions: { ifMatch: options.ifMatch } });
     } catch (error) {
-      if (isNotFound(error)) return;
-      throw classifyAzureError(error, 'delete', this.locate(key));
+      const classified = isNotFound(error) ? undefined : classifyAzureError(error, 'delete', this.locate(key));
+      // Deleted already (our own earlier attempt, its answer lost; Azure answers If-Match on a missing blob with 412).
+      if (classified === undefined || (classified instanceof ConditionNotMet && (await this.head(key, options.signal)) === undefined)) return;
+      throw classified;
     }
   }
 
@@ -95,6 +98,8 @@ export class AzureStorage implements ReportStorage {
       ...(this.#options.encryptionScope ? { encryptionScope: this.#options.encryptionScope } : {}),
     });
     let etag: string | undefined;
+    const fence = new PublishFence(options.beforePublish);
+    const beforePublish = fence.call;
     try {
       etag = await uploadInParts(observed.readable(options.signal), target, {
         partSize: this.#options.blockSizeBytes,
@@ -102,10 +107,10 @@ export class AzureStorage implements ReportStorage {
         maxParts: MAX_BLOCKS,
         partSizeSetting: 'AZURE_BLOCK_SIZE_MB',
         signal: options.signal,
-        ...(options.beforePublish ? { beforePublish: options.beforePublish } : {}),
+        ...(beforePublish ? { beforePublish } : {}),
       });
     } catch (error) {
-      throw observed.failureOr(() => classifyAzureError(error, 'upload', location));
+      throw observed.failureOr(() => fence.failureOr(() => classifyAzureError(error, 'upload', location)));
     }
     await this.#verify(blob, location, observed.bytes, headers.blobContentMD5);
     return { location, object: { etag: etag ?? '', size: observed.bytes, metadata: { ...options.metadata } } };

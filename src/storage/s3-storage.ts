@@ -1,7 +1,8 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import type { S3ChecksumAlgorithm } from '../config/config.ts';
-import { TransientFailure } from '../errors.ts';
+import { ConditionNotMet, TransientFailure } from '../errors.ts';
 import { ObservedBody } from './observed-body.ts';
+import { PublishFence } from './publish-fence.ts';
 import type { ReportStorage, StoredObject, WriteOptions, WriteResult } from './report-storage.ts';
 import { classifyS3Error } from './s3-errors.ts';
 import { uploadToS3, type S3UploadResult } from './s3-upload.ts';
@@ -76,9 +77,10 @@ export class S3Storage implements ReportStorage {
     try {
       await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfMatch: options.ifMatch }), { abortSignal: options.signal });
     } catch (error) {
+      const classified = isNotFound(error) ? undefined : classifyS3Error(error, 'DeleteObject (needs s3:DeleteObject)', this.locate(key));
       // Deleted already (by our own earlier attempt whose answer was lost): what we wanted.
-      if (isNotFound(error)) return;
-      throw classifyS3Error(error, 'DeleteObject (needs s3:DeleteObject)', this.locate(key));
+      if (classified === undefined || (classified instanceof ConditionNotMet && (await this.head(key, options.signal)) === undefined)) return;
+      throw classified;
     }
   }
 
@@ -90,6 +92,8 @@ export class S3Storage implements ReportStorage {
     const watchdog = new StallWatchdog(this.#options.stallTimeoutMs, location, (error) => stalled.abort(error));
     const signal = AbortSignal.any([options.signal, stalled.signal]);
     const observed = new ObservedBody(body, { onChunk: () => watchdog.progress() });
+    const fence = new PublishFence(options.beforePublish);
+    const beforePublish = fence.call;
     let uploaded: S3UploadResult;
     try {
       uploaded = await uploadToS3(observed.readable(signal), {
@@ -113,12 +117,12 @@ export class S3Storage implements ReportStorage {
         signal,
         onPartStored: () => watchdog.progress(),
         // The publisher's own requests between the parts and Complete are not the upload's stall.
-        beforePublish: options.beforePublish && (() => (watchdog.stop(), options.beforePublish!())),
+        beforePublish: beforePublish && (() => (watchdog.stop(), beforePublish())),
       });
     } catch (error) {
       // A stall aborts the body too, so it comes first: the body's AbortError would hide it.
       if (stalled.signal.aborted) throw stalled.signal.reason;
-      throw observed.failureOr(() => classifyS3Error(error, 'upload', location));
+      throw observed.failureOr(() => fence.failureOr(() => classifyS3Error(error, 'upload', location)));
     } finally {
       watchdog.stop();
     }

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { S3StorageConfig } from '../../src/config/config.ts';
-import { AccessWasDenied, ConfigurationIsInvalid, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
+import { AccessWasDenied, ConditionNotMet, ConfigurationIsInvalid, TransientFailure } from '../../src/errors.ts';
 import { s3Client } from '../../src/storage/s3-client.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import { uploadToS3 } from '../../src/storage/s3-upload.ts';
@@ -224,10 +224,10 @@ describe.skipIf(!available)(title, () => {
     expect(await listAll()).toEqual([]);
   });
 
-  it('answers a conditional write on an existing key with ReportAlreadyPublished (412), for multipart too', async () => {
+  it('answers a conditional write on an existing key with ConditionNotMet (412), for multipart too', async () => {
     const { storage } = await s3UnderTest();
     await write(storage, 'r.csv', [randomBytes(6 * MiB)]);
-    await expect(write(storage, 'r.csv', [randomBytes(6 * MiB)], 'fail')).rejects.toBeInstanceOf(ReportAlreadyPublished);
+    await expect(write(storage, 'r.csv', [randomBytes(6 * MiB)], 'fail')).rejects.toBeInstanceOf(ConditionNotMet);
   });
 
   describe('through a faulty network', () => {
