@@ -273,12 +273,16 @@ export class ReportPublisher {
     }
   }
 
-  /** A conditional delete; refused because the object is gone already (our own earlier attempt) counts as done. */
+  /**
+   * A conditional delete. One that failed, or was refused, while the object is gone all the same was
+   * ours (it happened; its answer was lost): under the lock nobody else deletes it.
+   */
   async #remove(key: string, etag: string, signal: AbortSignal): Promise<void> {
     try {
       await this.#options.storage.remove(key, { signal, ifMatch: etag });
     } catch (error) {
-      if (!(error instanceof ConditionNotMet) || (await this.#options.storage.head(key, signal)) !== undefined) throw error;
+      const gone = (await this.#options.storage.head(key, signal).catch(() => 'unknown' as const)) === undefined;
+      if (!gone) throw error;
     }
   }
 

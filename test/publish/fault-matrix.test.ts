@@ -1,0 +1,124 @@
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { PUBLISH_STEPS, type ProviderName, type PublishStep } from '../../src/publish/publish-steps.ts';
+import { queryFile } from '../support/report-files.ts';
+import { azureWorld, localWorld, runInProcess, s3World, type FaultKind, type World } from '../support/publish-worlds.ts';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
+import { expectI1I2, expectI5, expectPublishedPair, type Previous } from './publish-invariants.ts';
+
+/**
+ * The fault matrix, generated from the protocol's own list of steps (PUBLISH_STEPS): for every
+ * step, provider, fault and starting state, one real run (this process, the real database, moto /
+ * Azurite through the fault proxy, or a folder through a faulting file-system seam), then the
+ * storage's real state checked against the invariants, then a rerun that must converge to a
+ * correct published pair. SIGKILL, which needs a process to kill, is in fault-matrix-kill.test.ts.
+ */
+
+export const SMALL_ROWS = 40;
+/** About 9 MB: two parts of 5 MiB. */
+export const LARGE_ROWS = 70_000;
+const query = (rows: number, pad: number) => `
+SELECT :extracted_at::timestamptz AS data_extracao, repeat('n', ${pad}) || g AS nome_usuario, g AS id_transacao,
+       g * 0.01 AS valor_transacao, 'aprovada' AS status_transacao
+FROM generate_series(1, ${rows}) AS g ORDER BY g`;
+
+export type Size = 'one part' | 'multipart';
+export type Prior = 'over an existing report' | 'over an empty key';
+
+export interface MatrixCase {
+  readonly provider: ProviderName;
+  readonly step: PublishStep;
+  readonly fault: FaultKind;
+  readonly prior: Prior;
+  readonly size: Size;
+}
+
+/** Every applicable (provider, step, fault, prior, size) — a step added to PUBLISH_STEPS adds its rows here. */
+export function matrixCases(faults: readonly FaultKind[]): MatrixCase[] {
+  const cases: MatrixCase[] = [];
+  for (const provider of ['s3', 'azure', 'local'] as const) {
+    for (const step of PUBLISH_STEPS as readonly PublishStep[]) {
+      if (step.requests[provider] === undefined) continue;
+      const sizes: Size[] = step.when === 'multipart' ? ['multipart'] : step.name === 'csv.publish' ? ['one part', 'multipart'] : ['one part'];
+      const priors: Prior[] = step.when === 'over an existing report' ? ['over an existing report'] : ['over an existing report', 'over an empty key'];
+      for (const fault of faults) for (const prior of priors) for (const size of sizes) cases.push({ provider, step, fault, prior, size });
+    }
+  }
+  return cases;
+}
+
+const FAULTS: readonly FaultKind[] = ['persistent 5xx', 'response lost', 'SIGTERM while held'];
+const s3 = inject('s3');
+const azurite = inject('azurite');
+
+export async function newWorld(provider: ProviderName): Promise<World> {
+  if (provider === 's3') return s3World((s3 as { url: string }).url);
+  if (provider === 'azure') return azureWorld(azurite);
+  return localWorld();
+}
+
+describe('the publishing fault matrix', () => {
+  let db: TestDatabase;
+  const sqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
+  const rowsOf: Record<Size, number> = { 'one part': SMALL_ROWS, multipart: LARGE_ROWS };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('matrix');
+    sqlFiles['one part'] = await queryFile(db.outDir, 'small', query(SMALL_ROWS, 5));
+    sqlFiles.multipart = await queryFile(db.outDir, 'large', query(LARGE_ROWS, 80));
+  });
+
+  const cases = matrixCases(FAULTS).filter((c) => c.provider !== 's3' || 'url' in s3);
+
+  it('covers every step of the protocol, for every provider it applies to', () => {
+    for (const step of PUBLISH_STEPS) {
+      for (const provider of ['s3', 'azure', 'local'] as const) {
+        if (step.requests[provider] === undefined || (provider === 's3' && !('url' in s3))) continue;
+        expect(cases.some((c) => c.step.name === step.name && c.provider === provider), `${step.name} on ${provider}`).toBe(true);
+      }
+    }
+    // The size the README and docs/publishing.md quote.
+    expect(matrixCases([...FAULTS, 'SIGKILL while held']).length).toBe(236);
+  });
+
+  describe.concurrent.each(cases)('$provider › $step.name › $fault › $prior › $size', ({ provider, step, fault, prior, size }) => {
+    it('keeps I1, I2 and I5, and a rerun converges to a correct pair', async () => {
+      const world = await newWorld(provider);
+      const rows = rowsOf[size];
+      const ifExists = prior === 'over an existing report' ? 'overwrite' : 'fail';
+      try {
+        let previous: Previous | undefined;
+        if (prior === 'over an existing report') {
+          const first = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists: 'overwrite' });
+          expect(first.error, 'the run that makes the previous report').toBeUndefined();
+          const state = await world.state();
+          previous = { csv: state.csv!.bytes, manifest: state.manifest! };
+        }
+
+        const controller = new AbortController();
+        world.inject(step.requests[provider]!, fault, {
+          released: controller.signal,
+          ...(fault === 'SIGTERM while held' ? { onHeld: () => setTimeout(() => controller.abort(new Error('received SIGTERM')), 20) } : {}),
+        });
+        const run = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists, signal: controller.signal });
+        const context = `${provider} ${step.name} ${fault} ${prior} ${size}: ${run.error ? `failed: ${(run.error as Error).message}` : run.summary?.outcome}`;
+        const after = await world.state();
+        expectI1I2(after, rows, previous, context);
+        expectI5(run, after, context);
+        if (run.error === undefined) expect(run.summary?.outcome).toBe('published');
+        // A run that failed says what it left (the previous pair, or a CSV without a manifest).
+        if (run.error !== undefined && previous && after.manifest?.run_id === previous.manifest.run_id) {
+          expect(after.csv!.bytes.equals(previous.csv), `${context}: the previous manifest stands beside another CSV`).toBe(true);
+        }
+
+        world.clear();
+        const rerun = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists });
+        const converged = await world.state();
+        const rerunContext = `${context} → rerun: ${rerun.error ? `failed: ${(rerun.error as Error).message}` : rerun.summary?.outcome}`;
+        if (rerun.error !== undefined) expect((rerun.error as Error).name, rerunContext).toBe('ReportAlreadyPublished');
+        expectPublishedPair(converged, rows, rerunContext);
+      } finally {
+        await world.close();
+      }
+    }, 120_000);
+  });
+});
