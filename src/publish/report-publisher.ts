@@ -1,6 +1,7 @@
 import { ConditionNotMet, ReportAlreadyPublished, ReportError, TransientFailure, messageOf } from '../errors.ts';
 import type { ReportStorage, StoredObject } from '../storage/report-storage.ts';
 import { StallWatchdog } from '../storage/stall-watchdog.ts';
+import { BoundedStorage } from './bounded-storage.ts';
 import { ReportLock } from './report-lock.ts';
 import type { PublishStepName } from './publish-steps.ts';
 
@@ -16,6 +17,8 @@ export interface PublisherOptions {
   readonly lockTtlMs: number;
   /** The body not being read for this long fails the upload (transient), whatever the provider. */
   readonly stallTimeoutMs: number;
+  /** How long one request may take, every attempt included, before it fails (transient). */
+  readonly requestBoundMs: number;
   readonly now: () => Date;
   /** Each step as it starts: logged and recorded on the run's span. */
   readonly onStep?: (step: PublishStepName) => void;
@@ -60,6 +63,8 @@ export interface PublishResult {
  */
 export class ReportPublisher {
   readonly #options: PublisherOptions;
+  /** Every request but the CSV's upload goes through this, each with its deadline. */
+  readonly #storage: ReportStorage;
   readonly #lock: ReportLock;
   #state: ObservedState | undefined;
   /** What this run has changed so far, for recovery and for an honest last word. */
@@ -68,7 +73,8 @@ export class ReportPublisher {
 
   constructor(options: PublisherOptions) {
     this.#options = options;
-    this.#lock = new ReportLock({ storage: options.storage, key: options.key, runId: options.runId, ttlMs: options.lockTtlMs, now: options.now });
+    this.#storage = new BoundedStorage(options.storage, options.requestBoundMs);
+    this.#lock = new ReportLock({ storage: this.#storage, key: options.key, runId: options.runId, ttlMs: options.lockTtlMs, now: options.now });
   }
 
   /**
@@ -78,7 +84,8 @@ export class ReportPublisher {
    * preflight: the bucket or container exists and the identity may write under the prefix.
    */
   async begin(signal: AbortSignal): Promise<'publish' | 'skip'> {
-    const { storage, key, manifestKey, ifExists } = this.#options;
+    const { key, manifestKey, ifExists } = this.#options;
+    const storage = this.#storage;
     await this.#lock.take(signal, (step) => this.#step(step), async (holder) => {
       // A lock left by a run that did publish (its release failed) does not block the next one.
       const manifest = await storage.read(manifestKey, signal);
@@ -123,6 +130,8 @@ export class ReportPublisher {
 
     const stalled = new AbortController();
     const watchdog = new StallWatchdog(this.#options.stallTimeoutMs, location, (error) => stalled.abort(error));
+    // After the fence, the request that makes the CSV visible (and the adapter's own verification) gets the same deadline as any other.
+    let deadline: NodeJS.Timeout | undefined;
     this.#step('csv.parts');
     try {
       const result = await storage.write(key, this.#watched(input.body, watchdog), {
@@ -143,6 +152,8 @@ export class ReportPublisher {
           }
           this.#step('csv.publish');
           this.#csvMayHaveChanged = true;
+          const bound = this.#options.requestBoundMs;
+          deadline = setTimeout(() => stalled.abort(new TransientFailure(`no answer publishing ${location} within ${Math.round(bound / 1000)} s`, { phase: 'upload', context: { location } })), bound);
         },
       });
       written = result.object;
@@ -150,6 +161,7 @@ export class ReportPublisher {
       failure = stalled.signal.aborted ? stalled.signal.reason : error;
     } finally {
       watchdog.stop();
+      clearTimeout(deadline);
     }
 
     // From here the steps finish within a bound even after SIGTERM: stopping between a visible CSV
@@ -176,6 +188,14 @@ export class ReportPublisher {
     }
   }
 
+  /**
+   * For a run that fails between `begin` and `publish` (the database unreachable, SIGTERM during
+   * the query): nothing was changed, so releasing the lock is all there is to do.
+   */
+  async abandon(): Promise<void> {
+    if (this.#lock.held) await this.#release(graceSignal());
+  }
+
   /** What the storage holds now, in a sentence: for the last log line and the error of a failed run. */
   leftBehind(): string {
     if (!this.#csvMayHaveChanged && !this.#manifestDeleted) return this.previous === 'published' ? 'the previous report is untouched' : 'nothing was published';
@@ -187,7 +207,7 @@ export class ReportPublisher {
   /** The CSV under the final name, if it is the one this run wrote (our write happened; its answer was lost or came late). */
   async #ours(pending: StoredObject | undefined, metadata: Readonly<Record<string, string>>, signal: AbortSignal): Promise<StoredObject | undefined> {
     if (!this.#csvMayHaveChanged) return undefined;
-    const now = await this.#options.storage.head(this.#options.key, signal).catch(() => undefined);
+    const now = await this.#storage.head(this.#options.key, signal).catch(() => undefined);
     if (!now) return undefined;
     const mine = (metadata.run_id !== undefined && now.metadata.run_id === metadata.run_id) || (pending !== undefined && now.etag === pending.etag);
     return mine ? now : undefined;
@@ -199,7 +219,8 @@ export class ReportPublisher {
    * the one beside it — and say what was left.
    */
   async #unwind(failure: unknown, signal: AbortSignal): Promise<unknown> {
-    const { storage, key, manifestKey } = this.#options;
+    const { key, manifestKey } = this.#options;
+    const storage = this.#storage;
     const state = this.#state!;
     if (this.#manifestDeleted && state.manifest) {
       const csv = await storage.head(key, signal).catch(() => 'unknown' as const);
@@ -230,7 +251,8 @@ export class ReportPublisher {
 
   /** The CSV as stored is exactly what this run wrote; otherwise it is removed (I1) and the run fails. */
   async #verify(written: StoredObject, bytes: number, pending: StoredObject | undefined, metadata: Readonly<Record<string, string>>, signal: AbortSignal): Promise<StoredObject> {
-    const { storage, key } = this.#options;
+    const { key } = this.#options;
+    const storage = this.#storage;
     const location = storage.locate(key);
     let stored: StoredObject | undefined;
     try {
@@ -259,7 +281,8 @@ export class ReportPublisher {
   }
 
   async #writeManifest(bytes: Buffer, metadata: Readonly<Record<string, string>>, signal: AbortSignal): Promise<void> {
-    const { storage, manifestKey } = this.#options;
+    const { manifestKey } = this.#options;
+    const storage = this.#storage;
     try {
       await storage.write(manifestKey, once(bytes), { signal, ifExists: 'fail', contentType: 'application/json', metadata });
     } catch (error) {
@@ -279,9 +302,9 @@ export class ReportPublisher {
    */
   async #remove(key: string, etag: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.#options.storage.remove(key, { signal, ifMatch: etag });
+      await this.#storage.remove(key, { signal, ifMatch: etag });
     } catch (error) {
-      const gone = (await this.#options.storage.head(key, signal).catch(() => 'unknown' as const)) === undefined;
+      const gone = (await this.#storage.head(key, signal).catch(() => 'unknown' as const)) === undefined;
       if (!gone) throw error;
     }
   }

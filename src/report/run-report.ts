@@ -104,6 +104,7 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
         ifExists: config.report.ifExists,
         lockTtlMs: lockTtlMs(config),
         stallTimeoutMs: stallTimeoutMs(config),
+        requestBoundMs: requestBoundMs(config),
         now,
         onStep: (step) => {
           log.debug({ phase: 'publish', step }, `publish step ${step}`);
@@ -176,6 +177,7 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     );
     return summary;
   } catch (error) {
+    await publisher?.abandon();
     if (signal.aborted) {
       const left = publisher?.leftBehind() ?? 'nothing was published';
       throw new RunWasTerminated(`terminated (${messageOfReason(signal.reason)}) before publishing; ${left}`, { phase: 'run', cause: error, context: { left_behind: left } });
@@ -199,6 +201,11 @@ export function lockTtlMs(config: Config): number {
 /** The body not being read for this long fails the upload: twice a request's timeout (a part may use one whole timeout, then retry). */
 function stallTimeoutMs(config: Config): number {
   return config.storage.provider === 'local' ? 120_000 : 2 * config.storage.requestTimeoutMs;
+}
+
+/** One storage request with all its attempts (and the back-off between them). */
+function requestBoundMs(config: Config): number {
+  return config.storage.provider === 'local' ? 60_000 : config.storage.maxAttempts * (config.storage.requestTimeoutMs + 1_000);
 }
 
 function traceIdOf(span: Span | undefined): string | null {

@@ -59,10 +59,12 @@ export class AzureStorage implements ReportStorage {
 
   async read(key: string, signal: AbortSignal): Promise<{ bytes: Buffer; object: StoredObject } | undefined> {
     try {
-      const bytes = await this.#container.getBlockBlobClient(this.#name(key)).downloadToBuffer(undefined, undefined, { abortSignal: signal });
-      // Identity and bytes of one version: the properties are read again only if the blob moved between.
-      const head = await this.head(key, signal);
-      return head && head.size === bytes.length ? { bytes, object: head } : undefined;
+      // One GET: the bytes and the identity of the same version (downloadToBuffer would HEAD first).
+      const answer = await this.#container.getBlockBlobClient(this.#name(key)).download(0, undefined, { abortSignal: signal });
+      const chunks: Buffer[] = [];
+      for await (const chunk of answer.readableStreamBody!) chunks.push(Buffer.from(chunk as Buffer));
+      const bytes = Buffer.concat(chunks);
+      return { bytes, object: { etag: answer.etag ?? '', size: bytes.length, metadata: { ...answer.metadata } } };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw classifyAzureError(error, 'download', this.locate(key));
@@ -112,13 +114,13 @@ export class AzureStorage implements ReportStorage {
     } catch (error) {
       throw observed.failureOr(() => fence.failureOr(() => classifyAzureError(error, 'upload', location)));
     }
-    await this.#verify(blob, location, observed.bytes, headers.blobContentMD5);
+    await this.#verify(blob, location, observed.bytes, headers.blobContentMD5, options.signal);
     return { location, object: { etag: etag ?? '', size: observed.bytes, metadata: { ...options.metadata } } };
   }
 
   /** Size and Content-MD5 of the committed blob, against what we sent. */
-  async #verify(blob: BlockBlobClient, location: string, bytes: number, md5: Uint8Array | undefined): Promise<void> {
-    const stored = await blob.getProperties().catch((error: unknown) => {
+  async #verify(blob: BlockBlobClient, location: string, bytes: number, md5: Uint8Array | undefined, signal: AbortSignal): Promise<void> {
+    const stored = await blob.getProperties({ abortSignal: signal }).catch((error: unknown) => {
       throw classifyAzureError(error, 'getProperties (verify)', location);
     });
     const problems: string[] = [];

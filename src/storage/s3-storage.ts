@@ -126,7 +126,7 @@ export class S3Storage implements ReportStorage {
     } finally {
       watchdog.stop();
     }
-    if (this.#options.verify) await this.#verify(key, observed.bytes, uploaded);
+    if (this.#options.verify) await this.#verify(key, observed.bytes, uploaded, options.signal);
     return {
       location,
       object: { etag: uploaded.etag ?? '', size: uploaded.bytes, metadata: { ...options.metadata }, versionId: uploaded.versionId },
@@ -134,10 +134,10 @@ export class S3Storage implements ReportStorage {
   }
 
   /** Size and checksum of what S3 stored, against what we sent. */
-  async #verify(key: string, bytes: number, sent: S3UploadResult): Promise<void> {
+  async #verify(key: string, bytes: number, sent: S3UploadResult, signal: AbortSignal): Promise<void> {
     const location = this.locate(key);
     const head = await this.#client
-      .send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ChecksumMode: 'ENABLED' }))
+      .send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ChecksumMode: 'ENABLED' }), { abortSignal: signal })
       .catch((error: unknown) => {
         throw classifyS3Error(error, 'HeadObject (verify; set S3_VERIFY=false for a role without s3:GetObject)', location);
       });

@@ -95,12 +95,14 @@ describe('the publishing fault matrix', () => {
         }
 
         const controller = new AbortController();
-        world.inject(step.requests[provider]!, fault, {
+        const injected = world.inject(step.requests[provider]!, fault, {
           released: controller.signal,
           ...(fault === 'SIGTERM while held' ? { onHeld: () => setTimeout(() => controller.abort(new Error('received SIGTERM')), 20) } : {}),
         });
         const run = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists, signal: controller.signal });
         const context = `${provider} ${step.name} ${fault} ${prior} ${size}: ${run.error ? `failed: ${(run.error as Error).message}` : run.summary?.outcome}`;
+        // The fault really met the step's request.
+        expect(injected.hits(), `${context}: the fault never met the step's request`).toBeGreaterThan(0);
         const after = await world.state();
         expectI1I2(after, rows, previous, context);
         expectI5(run, after, context);

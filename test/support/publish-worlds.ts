@@ -49,7 +49,7 @@ export interface World {
   readonly storage: ReportStorage;
   readonly storageConfig: StorageConfig;
   /** Arms a fault at the step's request; `onHeld` is called when a held request (SIGTERM/SIGKILL) arrives. */
-  inject(shape: RequestShape | LocalCall, fault: FaultKind, hooks: { onHeld?: () => void; released?: AbortSignal }): void;
+  inject(shape: RequestShape | LocalCall, fault: FaultKind, hooks: { onHeld?: () => void; released?: AbortSignal }): { hits(): number };
   clear(): void;
   state(): Promise<StorageState>;
   /** The environment a child `daily-report run` needs to publish here (through the proxy). */
@@ -104,14 +104,19 @@ function proxyFault(provider: 's3' | 'azure', fault: FaultKind): Fault {
   }
 }
 
-function injectInProxy(proxy: FaultProxy, provider: 's3' | 'azure', shape: RequestShape, fault: FaultKind, onHeld?: () => void): void {
+function injectInProxy(proxy: FaultProxy, provider: 's3' | 'azure', shape: RequestShape, fault: FaultKind, onHeld?: () => void): { hits(): number } {
   const match = stepMatcher(shape);
+  let hits = 0;
   proxy.inject({
     match,
     fault: proxyFault(provider, fault),
     ...(fault === 'persistent 5xx' ? {} : { times: 1 }),
-    ...(onHeld ? { onMatch: () => onHeld() } : {}),
+    onMatch: () => {
+      hits++;
+      onHeld?.();
+    },
   });
+  return { hits: () => hits };
 }
 
 export async function s3World(upstream: string): Promise<World> {
@@ -204,13 +209,14 @@ async function azureState(container: ContainerClient): Promise<StorageState> {
 /** A folder, with the file-system seam faulted at the step's call. */
 export async function localWorld(): Promise<World> {
   const dir = await mkdtemp(join(tmpdir(), 'daily-report-pub-'));
-  type Armed = { matches: (operation: LocalOperation, path: string) => boolean; fault: FaultKind; onHeld?: () => void; released?: AbortSignal; times: number };
+  type Armed = { matches: (operation: LocalOperation, path: string) => boolean; fault: FaultKind; onHeld?: () => void; released?: AbortSignal; times: number; hits: number };
   let armed: Armed | undefined;
   const storage = new LocalStorage(dir, async (operation, path, when) => {
     const rule = armed;
     if (!rule || rule.times <= 0) return;
     if (when === 'before' && !rule.matches(operation, path)) return;
     if (when === 'after' && (rule.fault !== 'response lost' || !rule.matches(operation, path))) return;
+    rule.hits++;
     const fail = () => Object.assign(new Error(`EIO: i/o error, ${operation} '${path}'`), { code: 'EIO', syscall: operation, path });
     if (rule.fault === 'persistent 5xx' && when === 'before') throw fail();
     if (rule.fault === 'response lost' && when === 'after') {
@@ -233,6 +239,7 @@ export async function localWorld(): Promise<World> {
       let seenAfter = call.after === undefined;
       const is = (c: LocalCall, operation: LocalOperation, path: string) => c.operations.includes(operation) && path === join(dir, keyOf(c.object));
       armed = {
+        hits: 0,
         fault,
         times: fault === 'persistent 5xx' ? Infinity : 1,
         ...(hooks.onHeld ? { onHeld: hooks.onHeld } : {}),
@@ -243,6 +250,8 @@ export async function localWorld(): Promise<World> {
           return false;
         },
       };
+      const rule = armed;
+      return { hits: () => rule.hits };
     },
     clear: () => void (armed = undefined),
     state: () => localState(dir),
