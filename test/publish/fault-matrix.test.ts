@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { PUBLISH_STEPS, type ProviderName, type PublishStep } from '../../src/publish/publish-steps.ts';
+import { PUBLISH_STEPS } from '../../src/publish/publish-steps.ts';
 import { queryFile } from '../support/report-files.ts';
-import { azureWorld, localWorld, runInProcess, s3World, type FaultKind, type World } from '../support/publish-worlds.ts';
+import { runInProcess, type FaultKind } from '../support/publish-worlds.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
+import { LARGE_ROWS, matrixCases, newWorld, reportQuery, SMALL_ROWS, type Size } from './fault-matrix-cases.ts';
 import { expectI1I2, expectI5, expectPublishedPair, type Previous } from './publish-invariants.ts';
 
 /**
@@ -13,48 +14,8 @@ import { expectI1I2, expectI5, expectPublishedPair, type Previous } from './publ
  * correct published pair. SIGKILL, which needs a process to kill, is in fault-matrix-kill.test.ts.
  */
 
-export const SMALL_ROWS = 40;
-/** About 9 MB: two parts of 5 MiB. */
-export const LARGE_ROWS = 70_000;
-const query = (rows: number, pad: number) => `
-SELECT :extracted_at::timestamptz AS data_extracao, repeat('n', ${pad}) || g AS nome_usuario, g AS id_transacao,
-       g * 0.01 AS valor_transacao, 'aprovada' AS status_transacao
-FROM generate_series(1, ${rows}) AS g ORDER BY g`;
-
-export type Size = 'one part' | 'multipart';
-export type Prior = 'over an existing report' | 'over an empty key';
-
-export interface MatrixCase {
-  readonly provider: ProviderName;
-  readonly step: PublishStep;
-  readonly fault: FaultKind;
-  readonly prior: Prior;
-  readonly size: Size;
-}
-
-/** Every applicable (provider, step, fault, prior, size) — a step added to PUBLISH_STEPS adds its rows here. */
-export function matrixCases(faults: readonly FaultKind[]): MatrixCase[] {
-  const cases: MatrixCase[] = [];
-  for (const provider of ['s3', 'azure', 'local'] as const) {
-    for (const step of PUBLISH_STEPS as readonly PublishStep[]) {
-      if (step.requests[provider] === undefined) continue;
-      const sizes: Size[] = step.when === 'multipart' ? ['multipart'] : step.name === 'csv.publish' ? ['one part', 'multipart'] : ['one part'];
-      const priors: Prior[] = step.when === 'over an existing report' ? ['over an existing report'] : ['over an existing report', 'over an empty key'];
-      for (const fault of faults) for (const prior of priors) for (const size of sizes) cases.push({ provider, step, fault, prior, size });
-    }
-  }
-  return cases;
-}
-
 const FAULTS: readonly FaultKind[] = ['persistent 5xx', 'response lost', 'SIGTERM while held'];
 const s3 = inject('s3');
-const azurite = inject('azurite');
-
-export async function newWorld(provider: ProviderName): Promise<World> {
-  if (provider === 's3') return s3World((s3 as { url: string }).url);
-  if (provider === 'azure') return azureWorld(azurite);
-  return localWorld();
-}
 
 describe('the publishing fault matrix', () => {
   let db: TestDatabase;
@@ -63,8 +24,8 @@ describe('the publishing fault matrix', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('matrix');
-    sqlFiles['one part'] = await queryFile(db.outDir, 'small', query(SMALL_ROWS, 5));
-    sqlFiles.multipart = await queryFile(db.outDir, 'large', query(LARGE_ROWS, 80));
+    sqlFiles['one part'] = await queryFile(db.outDir, 'small', reportQuery(SMALL_ROWS, 5));
+    sqlFiles.multipart = await queryFile(db.outDir, 'large', reportQuery(LARGE_ROWS, 80));
   });
 
   const cases = matrixCases(FAULTS).filter((c) => c.provider !== 's3' || 'url' in s3);
