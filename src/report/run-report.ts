@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.ts';
 import { ReportPublisher } from '../publish/report-publisher.ts';
 import type { ReportStorage, StoredObject } from '../storage/report-storage.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
-import { inSpan, startPhase } from '../telemetry/spans.ts';
+import { inSpan, inSpanUnder, startPhase } from '../telemetry/spans.ts';
 import { VERSION } from '../version.ts';
 import { reportKey } from './report-key.ts';
 import { reportQuery } from './report-query.ts';
@@ -110,7 +110,7 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
           log.debug({ phase: 'publish', step }, `publish step ${step}`);
           input.span?.addEvent(step);
         },
-        inManifestSpan: (fn) => inSpan(SPAN.manifest, { [ATTR.key]: manifestKey(key) }, fn),
+        inManifestSpan: (fn) => inSpanUnder(input.span, SPAN.manifest, { [ATTR.key]: manifestKey(key) }, fn),
       });
 
   try {

@@ -1,4 +1,4 @@
-import { context, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { exitCodeOf, messageOf, ReportError } from '../errors.ts';
 import { ATTR, METRIC } from './names.ts';
 import { meter, tracer } from './telemetry.ts';
@@ -19,6 +19,12 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: (span:
       endPhase(span, name, started);
     }
   });
+}
+
+/** `inSpan` as a child of `parent` (the run's root span) whatever span is active: a phase that runs inside another's code. */
+export async function inSpanUnder<T>(parent: Span | undefined, name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+  const parentContext = parent ? trace.setSpan(context.active(), parent) : context.active();
+  return context.with(parentContext, () => inSpan(name, attributes, fn));
 }
 
 /** The same for synchronous work (loading the configuration). */
