@@ -171,6 +171,12 @@ export class ReportPublisher {
       if (failure !== undefined) {
         const csv = await this.#ours(pending, input.metadata, finishing.signal);
         if (!csv) throw await this.#unwind(failure, finishing.signal);
+        if (isMismatch(failure)) {
+          // Ours, but the adapter found it is not the bytes we sent (checksum, size): never leave it under the final name.
+          await this.#storage.remove(key, { signal: finishing.signal, ifMatch: csv.etag }).catch(() => undefined);
+          this.#leftBehind = 'nothing under the final name (the object that failed verification was removed)';
+          throw failure;
+        }
         written = csv;
       }
       this.#step('csv.verify');
@@ -326,6 +332,11 @@ export class ReportPublisher {
   #step(step: PublishStepName): void {
     this.#options.onStep?.(step);
   }
+}
+
+/** An adapter's verification found the stored object differs from what was sent. */
+function isMismatch(error: unknown): boolean {
+  return error instanceof ReportError && error.context.verification === 'mismatch';
 }
 
 /** The run_id a manifest names, if it parses. */

@@ -114,19 +114,22 @@ export class AzureStorage implements ReportStorage {
     } catch (error) {
       throw observed.failureOr(() => fence.failureOr(() => classifyAzureError(error, 'upload', location)));
     }
-    await this.#verify(blob, location, observed.bytes, headers.blobContentMD5, options.signal);
+    await this.#verify(blob, location, observed.bytes, headers.blobContentMD5, etag, options.signal);
     return { location, object: { etag: etag ?? '', size: observed.bytes, metadata: { ...options.metadata } } };
   }
 
   /** Size and Content-MD5 of the committed blob, against what we sent. */
-  async #verify(blob: BlockBlobClient, location: string, bytes: number, md5: Uint8Array | undefined, signal: AbortSignal): Promise<void> {
+  async #verify(blob: BlockBlobClient, location: string, bytes: number, md5: Uint8Array | undefined, etag: string | undefined, signal: AbortSignal): Promise<void> {
     const stored = await blob.getProperties({ abortSignal: signal }).catch((error: unknown) => {
       throw classifyAzureError(error, 'getProperties (verify)', location);
     });
+    if (etag !== undefined && stored.etag !== undefined && stored.etag !== etag) {
+      throw new ConditionNotMet(`${location} was replaced right after our write (ETag ${stored.etag}, ours ${etag})`, { phase: 'upload', context: { location } });
+    }
     const problems: string[] = [];
     if (stored.contentLength !== bytes) problems.push(`size ${stored.contentLength} ≠ ${bytes} bytes sent`);
     if (md5 && stored.contentMD5 && !Buffer.from(stored.contentMD5).equals(Buffer.from(md5))) problems.push('Content-MD5 differs from the bytes sent');
-    if (problems.length > 0) throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location } });
+    if (problems.length > 0) throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location, verification: 'mismatch' } });
   }
 
   #name(key: string): string {

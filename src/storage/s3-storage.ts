@@ -141,9 +141,13 @@ export class S3Storage implements ReportStorage {
       .catch((error: unknown) => {
         throw classifyS3Error(error, 'HeadObject (verify; set S3_VERIFY=false for a role without s3:GetObject)', location);
       });
+    // Another writer replaced the object right after ours (a server whose conditional writes are
+    // not atomic, as moto's are not): not a damaged upload, but a lost race the caller must judge.
+    if (sent.etag !== undefined && head.ETag !== undefined && head.ETag !== sent.etag) {
+      throw new ConditionNotMet(`${location} was replaced right after our write (ETag ${head.ETag}, ours ${sent.etag})`, { phase: 'upload', context: { location } });
+    }
     const problems: string[] = [];
     if (head.ContentLength !== bytes) problems.push(`size ${head.ContentLength} ≠ ${bytes} bytes sent`);
-    if (sent.etag !== undefined && head.ETag !== undefined && head.ETag !== sent.etag) problems.push(`ETag ${head.ETag} is not the ${sent.etag} of our write (another writer?)`);
     const algorithm = this.#options.checksumAlgorithm;
     const reported = algorithm === 'NONE' ? undefined : head[`Checksum${algorithm}`];
     if (sent.checksum !== undefined && reported !== undefined) {
@@ -152,7 +156,7 @@ export class S3Storage implements ReportStorage {
       if (!matches) problems.push(`${algorithm} ${reported} ≠ ${sent.checksum} computed from the bytes sent`);
     }
     if (problems.length > 0) {
-      throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location } });
+      throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location, verification: 'mismatch' } });
     }
   }
 

@@ -48,6 +48,8 @@ export interface World {
   readonly provider: ProviderName;
   readonly storage: ReportStorage;
   readonly storageConfig: StorageConfig;
+  /** The fault proxy in front of the server (S3, Azure), for faults of a test's own. */
+  readonly proxy?: FaultProxy;
   /** Arms a fault at the step's request; `onHeld` is called when a held request (SIGTERM/SIGKILL) arrives. */
   inject(shape: RequestShape | LocalCall, fault: FaultKind, hooks: { onHeld?: () => void; released?: AbortSignal }): { hits(): number };
   clear(): void;
@@ -130,6 +132,7 @@ export async function s3World(upstream: string): Promise<World> {
     provider: 's3',
     storage,
     storageConfig,
+    proxy,
     inject: (shape, fault, hooks) => injectInProxy(proxy, 's3', shape as RequestShape, fault, hooks.onHeld),
     clear: () => proxy.clear(),
     state: () => s3State(direct, bucket),
@@ -180,6 +183,7 @@ export async function azureWorld(azurite: { url: string; connectionString: strin
     provider: 'azure',
     storage,
     storageConfig,
+    proxy,
     inject: (shape, fault, hooks) => injectInProxy(proxy, 'azure', shape as RequestShape, fault, hooks.onHeld),
     clear: () => proxy.clear(),
     state: () => azureState(direct),
