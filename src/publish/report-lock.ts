@@ -62,6 +62,19 @@ export class ReportLock {
    * whether that run's report is already published (its lock was left behind): then it is free.
    */
   async take(signal: AbortSignal, onStep: (step: 'lock.read' | 'lock.take') => void, finished: (runId: string) => Promise<boolean>): Promise<void> {
+    // A lock another run took and released between our read and our write refuses ours, and is
+    // gone when we look: read again (a few times; each round means another run came and went).
+    for (let round = 1; ; round++) {
+      try {
+        await this.#takeOnce(signal, onStep, finished);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConditionNotMet) || round === 3) throw error;
+      }
+    }
+  }
+
+  async #takeOnce(signal: AbortSignal, onStep: (step: 'lock.read' | 'lock.take') => void, finished: (runId: string) => Promise<boolean>): Promise<void> {
     onStep('lock.read');
     const current = await this.#read(signal);
     onStep('lock.take');
