@@ -108,6 +108,27 @@ export class TransientFailure extends ReportError {
   readonly exitCode = ExitCode.transient;
 }
 
+/**
+ * A conditional storage request found the object not as its condition said (HTTP 412, Azure 409
+ * BlobAlreadyExists, a local file that exists or changed). The publisher decides what it means —
+ * our own earlier write whose response was lost, another run, a lost lock — so it rarely escapes;
+ * when it does, a retry may help.
+ */
+export class ConditionNotMet extends ReportError {
+  readonly code = 'CONDITION_NOT_MET';
+  readonly exitCode = ExitCode.transient;
+}
+
+/**
+ * Another run holds the report's lock (docs/publishing.md): it is publishing the same date now, or
+ * died less than the lock's lifetime ago. A retry later finds the report published (or the lock
+ * expired), so this is transient.
+ */
+export class ReportIsBeingPublished extends ReportError {
+  readonly code = 'PUBLISH_IN_PROGRESS';
+  readonly exitCode = ExitCode.transient;
+}
+
 /** The run was stopped by SIGTERM (or SIGINT) before it could publish. */
 export class RunWasTerminated extends ReportError {
   readonly code = 'TERMINATED';

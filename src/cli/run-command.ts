@@ -13,7 +13,7 @@ import { createStorage } from '../storage/create-storage.ts';
 import { LocalStorage } from '../storage/local-storage.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
 import { recordRunMetrics, type RunOutcome } from '../telemetry/run-metrics.ts';
-import { markFailed, setRunSpan } from '../telemetry/spans.ts';
+import { markFailed } from '../telemetry/spans.ts';
 import { tracer } from '../telemetry/telemetry.ts';
 import { withConfig, type CommandContext } from './command-context.ts';
 import { dateOption, type CommandDone } from './options.ts';
@@ -28,7 +28,6 @@ export interface RunArgs {
 export async function runCommand(args: RunArgs, context: CommandContext): Promise<ExitCode> {
   // One root span per run; every phase is its child, and its status is the run's.
   return tracer().startActiveSpan(SPAN.run, async (root) => {
-    setRunSpan(root);
     let outcome: RunOutcome = { outcome: 'failed' };
     let failure: unknown;
     let reportDate: string | null = args.date ?? context.env.REPORT_DATE ?? null;
@@ -50,6 +49,7 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
             logger,
             signal: context.signal,
             dryRun: args.dryRun ? dryRunSink(args.out, context) : undefined,
+            span: root,
           });
           outcome = { outcome: summary.outcome, reportDate: summary.reportDate, rows: summary.rows, bytes: summary.bytes };
           return ExitCode.ok;
@@ -88,7 +88,6 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
       return code;
     } finally {
       root.end();
-      setRunSpan(undefined);
     }
   });
 }

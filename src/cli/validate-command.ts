@@ -3,7 +3,9 @@ import type { Config, StorageConfig } from '../config/config.ts';
 import { redactUrl } from '../config/redaction.ts';
 import { exitCodeOf, ExitCode, messageOf, ReportContractViolated } from '../errors.ts';
 import { PostgresReportSource } from '../extract/postgres-report-source.ts';
+import { preflightStorage } from '../publish/storage-preflight.ts';
 import { reportKey } from '../report/report-key.ts';
+import { requestBoundMs } from '../report/run-report.ts';
 import { todayIn } from '../report/report-window.ts';
 import { validateReport, type Validation } from '../report/validate-report.ts';
 import { createStorage } from '../storage/create-storage.ts';
@@ -16,16 +18,8 @@ export interface ValidateArgs {
   readonly date?: string | undefined;
 }
 
-/**
- * A storage adapter that can check, before any extraction, that the bucket or container exists,
- * the region is right and the job may write under its prefix. Optional: an adapter without it is
- * reported as not checked.
- */
-export type PreflightStorage = ReportStorage & { preflight?(signal: AbortSignal): Promise<void> };
-
 export type StorageCheck =
-  | { readonly state: 'ok'; readonly location: string }
-  | { readonly state: 'not checked'; readonly location: string; readonly why: string }
+  | { readonly state: 'ok'; readonly location: string; readonly note?: string }
   | { readonly state: 'failed'; readonly location: string; readonly error: unknown };
 
 type DatabaseCheck = { readonly ok: true; readonly validation: Validation } | { readonly ok: false; readonly label: string; readonly error: unknown };
@@ -53,21 +47,24 @@ export async function validateCommand(args: ValidateArgs, context: CommandContex
     }
     if (storage.state === 'failed') throw storage.error;
     if (database.validation.violation !== undefined) throw new ReportContractViolated(database.validation.violation, { phase: 'extract' });
-    logger.info({ database: database.validation.database, query_file: database.validation.queryFile, storage: storage.location, storage_checked: storage.state === 'ok' }, 'configuration, connection, query and storage are valid');
+    logger.info({ database: database.validation.database, query_file: database.validation.queryFile, storage: storage.location, }, 'configuration, connection, query and storage are valid');
     return ExitCode.ok;
   });
 }
 
-/** The storage's preflight, where the adapter has one. */
+/**
+ * The storage preflight (src/publish/storage-preflight.ts): the report's lock taken and released,
+ * so a missing bucket or container, a wrong region or a denied write is found before any night's
+ * extraction. A lock another run holds is not a failure of the storage: it is printed as a note.
+ */
 export async function checkStorage(config: Config, signal: AbortSignal, create: (config: StorageConfig) => Promise<ReportStorage> = createStorage): Promise<StorageCheck> {
   const key = reportKey(config.report.keyTemplate, config.report.date ?? todayIn(config.report.timezone));
   let location: string = config.storage.provider;
   try {
-    const storage: PreflightStorage = await create(config.storage);
+    const storage = await create(config.storage);
     location = redactUrl(storage.locate(key));
-    if (storage.preflight === undefined) return { state: 'not checked', location, why: `the ${storage.provider} adapter has no preflight yet` };
-    await storage.preflight(signal);
-    return { state: 'ok', location };
+    const result = await preflightStorage(storage, key, { signal, requestBoundMs: requestBoundMs(config) });
+    return result.lock === 'free' ? { state: 'ok', location } : { state: 'ok', location, note: result.message };
   } catch (error) {
     return { state: 'failed', location, error };
   }
@@ -85,10 +82,8 @@ export function formatValidation(database: DatabaseCheck, storage: StorageCheck)
   }
   lines.push(
     storage.state === 'ok'
-      ? `storage: ${storage.location}: ok`
-      : storage.state === 'not checked'
-        ? `storage: ${storage.location}: not checked (${storage.why})`
-        : `storage: ${storage.location}: FAILED (exit ${exitCodeOf(storage.error)}) — ${messageOf(storage.error)}`,
+      ? `storage: ${storage.location}: ok${storage.note === undefined ? '' : ` (${storage.note})`}`
+      : `storage: ${storage.location}: FAILED (exit ${exitCodeOf(storage.error)}) — ${messageOf(storage.error)}`,
   );
   return `${lines.join('\n')}\n`;
 }

@@ -5,7 +5,8 @@ import type { ReportWindow } from './report-window.ts';
 
 /**
  * The manifest published next to each report (`<key>.manifest.json`). It is written last, so its
- * presence means the report is complete; consumers check `sha256` against the CSV they read.
+ * presence means the report is complete; consumers check `sha256` (and `object.etag`) against the
+ * CSV they read. Every key is documented in docs/publishing.md, "The manifest".
  */
 
 export const MANIFEST_SUFFIX = '.manifest.json';
@@ -28,8 +29,27 @@ export interface ReportManifest {
   readonly query_sha256: string;
   readonly version: string;
   readonly run_id: string;
-  /** The run's trace id, or null without tracing. */
+  /** The run's trace id (32 hex digits), or null without tracing. */
   readonly trace_id: string | null;
+  /** The CSV object this manifest describes, as its storage identifies it (docs/publishing.md). */
+  readonly object: ManifestObject;
+}
+
+/**
+ * The CSV's identity: a consumer that reads the CSV can tell it is the object this manifest was
+ * written for (S3 If-Match / VersionId, Azure If-Match, a local file's inode and mtime).
+ */
+export interface ManifestObject {
+  readonly provider: string;
+  /** Where the CSV is (no query string, no credentials). */
+  readonly location: string;
+  /** S3 or Azure ETag; locally `<inode>-<mtime ns>-<size>`. */
+  readonly etag: string;
+  /** S3 VersionId on a versioned bucket, otherwise null. */
+  readonly version_id: string | null;
+  /** Local provider: the file's inode and modification time in nanoseconds since the epoch; otherwise null. */
+  readonly inode: string | null;
+  readonly mtime_ns: string | null;
 }
 
 export interface ManifestFacts {
@@ -42,6 +62,8 @@ export interface ManifestFacts {
   readonly csv: CsvConfig;
   readonly querySha256: string;
   readonly runId: string;
+  readonly traceId: string | null;
+  readonly object: ManifestObject;
 }
 
 export function buildManifest(facts: ManifestFacts): ReportManifest {
@@ -60,7 +82,8 @@ export function buildManifest(facts: ManifestFacts): ReportManifest {
     query_sha256: facts.querySha256,
     version: VERSION,
     run_id: facts.runId,
-    trace_id: null,
+    trace_id: facts.traceId,
+    object: facts.object,
   };
 }
 

@@ -3,16 +3,18 @@ import type { Config } from '../config/config.ts';
 import { querySha256 } from './query-sha256.ts';
 import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns } from '../csv/report-contract.ts';
-import { ReportAlreadyPublished, RunWasTerminated } from '../errors.ts';
+import type { Span } from '@opentelemetry/api';
+import { RunWasTerminated } from '../errors.ts';
 import type { ReportSession, ReportSource } from '../extract/report-source.ts';
 import type { Logger } from '../log/logger.ts';
-import type { ReportStorage } from '../storage/report-storage.ts';
+import { ReportPublisher } from '../publish/report-publisher.ts';
+import type { ReportStorage, StoredObject } from '../storage/report-storage.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
-import { inSpan, setRunAttributes, startPhase } from '../telemetry/spans.ts';
+import { inSpan, inSpanUnder, startPhase } from '../telemetry/spans.ts';
 import { VERSION } from '../version.ts';
 import { reportKey } from './report-key.ts';
 import { reportQuery } from './report-query.ts';
-import { buildManifest, manifestBytes, manifestKey, MANIFEST_CONTENT_TYPE } from './report-manifest.ts';
+import { buildManifest, manifestBytes, manifestKey } from './report-manifest.ts';
 import { formatInstant, reportWindow, todayIn, type ReportWindow } from './report-window.ts';
 
 export const CONTENT_TYPE = 'text/csv; charset=utf-8';
@@ -26,6 +28,8 @@ export interface RunReportInput {
   /** Dry run: the CSV goes to this sink and nothing is published. */
   readonly dryRun?: DryRunSink | undefined;
   readonly now?: () => Date;
+  /** The run's root span: facts about the run go on it, and its trace id into the manifest. */
+  readonly span?: Span | undefined;
 }
 
 /** Where a dry run writes its CSV (stdout, or a file written atomically). */
@@ -36,6 +40,8 @@ export interface DryRunSink {
 
 export interface RunSummary {
   readonly outcome: 'published' | 'skipped' | 'dry-run';
+  /** For a publish: the CSV's identity as its storage gave it (also in the manifest). */
+  readonly object?: StoredObject | undefined;
   readonly runId: string;
   readonly reportDate: string;
   readonly window: ReportWindow;
@@ -69,6 +75,8 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
   const location = input.dryRun ? input.dryRun.location : storage.locate(key);
   const log = logger.child({ run_id: runId, report_date: reportDate });
   const base = { runId, reportDate, window, key, location };
+  const setRunAttributes = (attributes: Parameters<Span['setAttributes']>[0]) => input.span?.setAttributes(attributes);
+  const traceId = traceIdOf(input.span);
 
   setRunAttributes({
     [ATTR.runId]: runId,
@@ -86,12 +94,33 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     dryRun ? 'dry run starting: nothing will be published' : 'run starting',
   );
 
+  const publisher = dryRun
+    ? undefined
+    : new ReportPublisher({
+        storage,
+        key,
+        manifestKey: manifestKey(key),
+        runId,
+        ifExists: config.report.ifExists,
+        lockTtlMs: lockTtlMs(config),
+        stallTimeoutMs: stallTimeoutMs(config),
+        requestBoundMs: requestBoundMs(config),
+        now,
+        onStep: (step) => {
+          log.debug({ phase: 'publish', step }, `publish step ${step}`);
+          input.span?.addEvent(step);
+        },
+        inManifestSpan: (fn) => inSpanUnder(input.span, SPAN.manifest, { [ATTR.key]: manifestKey(key) }, fn),
+      });
+
   try {
-    const state = dryRun || config.report.ifExists === 'overwrite' ? 'unchecked' : await publicationState(storage, key, signal);
-    if (state === 'published') return alreadyPublished(input, base, started, log);
-    if (state === 'incomplete') log.warn({ key, location }, 'the report exists without its manifest (a run died before finishing it): replacing it');
-    // Only a key that is free is written conditionally; an incomplete report is replaced.
-    const csvIfExists = state === 'absent' ? 'fail' : 'overwrite';
+    // The lock and the state first: a run that cannot publish (held, published, no permission)
+    // costs no database work, and storage permissions are checked before a long extraction.
+    if (publisher) {
+      const next = await inSpan(SPAN.lock, { [ATTR.key]: key }, () => publisher.begin(signal));
+      if (next === 'skip') return skipped(base, started, log, setRunAttributes);
+      if (publisher.previous === 'incomplete') log.warn({ key, location }, 'the report exists without a manifest that describes it (a run died before finishing it): replacing it');
+    }
 
     const extractedAt = formatInstant(now(), zone);
     const query = reportQuery(config, window, extractedAt);
@@ -101,13 +130,34 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     const session = await inSpan(SPAN.connect, { ...database, [ATTR.engine]: query.engine }, () => source.open(query, signal));
     const tally: Tally = { bytes: 0, hash: createHash('sha256') };
     const progress = setInterval(() => logProgress(log, tally, session, opened), config.report.progressIntervalMs).unref();
+    let object: StoredObject | undefined;
+    let sha256 = '';
     try {
       log.info({ phase: 'connect', database: source.label, engine: query.engine, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, 'snapshot open, query described');
       // The extraction and the upload run at once (the upload pulls the CSV as it is produced): two sibling spans.
       const body = encodeReport(session, config, tally, startPhase(SPAN.extract, { ...database, [ATTR.engine]: query.engine }));
       await inSpan(SPAN.upload, { [ATTR.provider]: dryRun ? 'dry-run' : storage.provider, [ATTR.key]: key }, async (span) => {
         if (input.dryRun) await input.dryRun.write(body, signal);
-        else await storage.write(key, body, { signal, ifExists: csvIfExists, contentType: CONTENT_TYPE, metadata });
+        else {
+          const published = await publisher!.publish({
+            body,
+            signal,
+            contentType: CONTENT_TYPE,
+            metadata,
+            bytes: () => tally.bytes,
+            manifest: (csv, csvLocation) => {
+              sha256 = tally.hash.copy().digest('hex');
+              return manifestBytes(
+                buildManifest({
+                  key, window, extractedAt, rows: session.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId, traceId,
+                  object: { provider: storage.provider, location: csvLocation, etag: csv.etag, version_id: csv.versionId ?? null, inode: csv.inode ?? null, mtime_ns: csv.mtimeNs ?? null },
+                }),
+              );
+            },
+          });
+          object = published.object;
+          if (published.finishedAfterSignal) log.warn({ key, location }, 'the signal arrived while the report was being published: finished publishing first');
+        }
         span.setAttributes({ [ATTR.bytes]: tally.bytes });
       });
     } finally {
@@ -115,18 +165,11 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
       await session.close();
     }
     log.info({ phase: 'extract', rows: session.rows, bytes: tally.bytes, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
+    if (!dryRun) log.info({ phase: 'manifest', location: storage.locate(manifestKey(key)), etag: object?.etag }, 'manifest published');
 
-    const sha256 = tally.hash.digest('hex');
-    if (!dryRun) {
-      const manifest = buildManifest({ key, window, extractedAt, rows: session.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId });
-      const manifestStarted = performance.now();
-      await inSpan(SPAN.manifest, { [ATTR.key]: manifestKey(key) }, () =>
-        storage.write(manifestKey(key), single(manifestBytes(manifest)), { signal, ifExists: 'overwrite', contentType: MANIFEST_CONTENT_TYPE, metadata }),
-      );
-      log.info({ phase: 'manifest', location: storage.locate(manifestKey(key)), duration_ms: elapsed(manifestStarted) }, 'manifest published');
-    }
+    sha256 ||= tally.hash.digest('hex');
     if (session.rows === 0) log.warn({ window_start: window.start, window_end: window.end }, 'no rows in the window: the report has only its header');
-    const summary: RunSummary = { ...base, outcome: dryRun ? 'dry-run' : 'published', rows: session.rows, bytes: tally.bytes, sha256, durationMs: elapsed(started) };
+    const summary: RunSummary = { ...base, outcome: dryRun ? 'dry-run' : 'published', object, rows: session.rows, bytes: tally.bytes, sha256, durationMs: elapsed(started) };
     setRunAttributes({ [ATTR.outcome]: summary.outcome, [ATTR.rows]: summary.rows, [ATTR.bytes]: summary.bytes, [ATTR.sha256]: sha256 });
     log.info(
       { phase: 'summary', outcome: summary.outcome, key, location, window_start: window.start, window_end: window.end, rows: summary.rows, bytes: summary.bytes, sha256, duration_ms: summary.durationMs },
@@ -134,21 +177,40 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     );
     return summary;
   } catch (error) {
-    if (error instanceof ReportAlreadyPublished && config.report.ifExists === 'skip') return alreadyPublished(input, base, started, log);
+    await publisher?.abandon();
     if (signal.aborted) {
-      throw new RunWasTerminated(`terminated (${messageOfReason(signal.reason)}) before publishing; nothing was published`, { phase: 'run', cause: error });
+      const left = publisher?.leftBehind() ?? 'nothing was published';
+      throw new RunWasTerminated(`terminated (${messageOfReason(signal.reason)}) before publishing; ${left}`, { phase: 'run', cause: error, context: { left_behind: left } });
     }
+    if (publisher && error instanceof Error && 'context' in error) Object.assign((error as { context: Record<string, unknown> }).context, { left_behind: publisher.leftBehind() });
     throw error;
   }
 }
 
 /**
- * Whether the report for `key` is published. The manifest is written last, so it alone means
- * "complete"; checking it before extracting makes a published day cost no database work.
+ * How long the report's lock outlives its last renewal: the whole extraction may take
+ * REPORT_STATEMENT_TIMEOUT after the connection (PGCONNECT_TIMEOUT), and the steps after it a few
+ * requests, each with its retries (docs/publishing.md, "The lock").
  */
-async function publicationState(storage: ReportStorage, key: string, signal: AbortSignal): Promise<'published' | 'incomplete' | 'absent'> {
-  if (await storage.exists(manifestKey(key), signal)) return 'published';
-  return (await storage.exists(key, signal)) ? 'incomplete' : 'absent';
+export function lockTtlMs(config: Config): number {
+  const storage = config.storage;
+  const publishing = storage.provider === 'local' ? 60_000 : 4 * storage.requestTimeoutMs * storage.maxAttempts;
+  return config.report.statementTimeoutMs + config.database.connectTimeoutMs + publishing;
+}
+
+/** The body not being read for this long fails the upload: twice a request's timeout (a part may use one whole timeout, then retry). */
+function stallTimeoutMs(config: Config): number {
+  return config.storage.provider === 'local' ? 120_000 : 2 * config.storage.requestTimeoutMs;
+}
+
+/** One storage request with all its attempts (and the back-off between them). */
+export function requestBoundMs(config: Config): number {
+  return config.storage.provider === 'local' ? 60_000 : config.storage.maxAttempts * (config.storage.requestTimeoutMs + 1_000);
+}
+
+function traceIdOf(span: Span | undefined): string | null {
+  const id = span?.spanContext().traceId;
+  return id && !/^0+$/.test(id) ? id : null;
 }
 
 /**
@@ -191,18 +253,11 @@ function storageContainer(config: Config): Record<string, string> {
   return { [ATTR.container]: storage.provider === 's3' ? storage.bucket : storage.provider === 'azure' ? storage.container : storage.dir };
 }
 
-function alreadyPublished(input: RunReportInput, base: Omit<RunSummary, 'outcome' | 'rows' | 'bytes' | 'sha256' | 'durationMs'>, started: number, log: Logger): RunSummary {
-  if (input.config.report.ifExists === 'fail') {
-    throw new ReportAlreadyPublished(`${base.location} is already published and REPORT_IF_EXISTS=fail`, { phase: 'upload', context: { key: base.key } });
-  }
+function skipped(base: Omit<RunSummary, 'outcome' | 'rows' | 'bytes' | 'sha256' | 'durationMs'>, started: number, log: Logger, setRunAttributes: (a: Record<string, string>) => void): RunSummary {
   log.info({ phase: 'summary', outcome: 'skipped', key: base.key, location: base.location }, 'already published: skipped (REPORT_IF_EXISTS=skip)');
   // Not an error: the run did what REPORT_IF_EXISTS=skip asks.
   setRunAttributes({ [ATTR.outcome]: 'skipped' });
   return { ...base, outcome: 'skipped', rows: 0, bytes: 0, sha256: '', durationMs: elapsed(started) };
-}
-
-async function* single(chunk: Buffer): AsyncGenerator<Buffer> {
-  yield chunk;
 }
 
 function logProgress(log: Logger, tally: Tally, session: ReportSession, since: number): void {

@@ -1,4 +1,4 @@
-import { AccessWasDenied, ConfigurationIsInvalid, isCertificateError, ReportAlreadyPublished, ReportError, TransientFailure } from '../errors.ts';
+import { AccessWasDenied, ConditionNotMet, ConfigurationIsInvalid, isCertificateError, ReportError, TransientFailure } from '../errors.ts';
 
 /** Azure Blob failures in the product's terms (the SDK has retried transient ones already). */
 export function classifyAzureError(error: unknown, operation: string, location: string): unknown {
@@ -12,8 +12,13 @@ export function classifyAzureError(error: unknown, operation: string, location: 
   if (isCertificateError(error)) {
     return new AccessWasDenied(`TLS verification of the Azure endpoint for ${location} failed (${(error as Error).message}); for a private CA set NODE_EXTRA_CA_CERTS`, options);
   }
-  if (code === 'BlobAlreadyExists' || status === 412) {
-    return new ReportAlreadyPublished(`${location} already exists (Azure ${operation} with If-None-Match)`, options);
+  if (code === 'BlobAlreadyExists' || code === 'ConditionNotMet' || status === 412) {
+    return new ConditionNotMet(`${location} is not as the conditional Azure ${operation} expected (${code})`, options);
+  }
+  // A block list naming a block the service does not have: a block lost on the way (its Put Block
+  // failed, or was cut short), not a configuration problem; the next attempt stages them afresh.
+  if (code === 'InvalidBlockList' || code === 'InvalidBlockId' || code === 'Md5Mismatch' || code === 'InvalidMd5') {
+    return new TransientFailure(`Azure refused ${operation} of ${location} as damaged or incomplete: ${detail}`, options);
   }
   if (code === 'ContainerNotFound') return new AccessWasDenied(`Azure ${operation}: the container of ${location} does not exist: ${detail}`, options);
   if (status === 401 || status === 403 || e.name === 'CredentialUnavailableError' || e.name === 'AuthenticationError') {

@@ -1,10 +1,11 @@
-import type { BlobHTTPHeaders, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { BlobHTTPHeaders, BlockBlobClient, ContainerClient, BlobRequestConditions } from '@azure/storage-blob';
 import { createHash, randomUUID } from 'node:crypto';
-import { TransientFailure } from '../errors.ts';
+import { ConditionNotMet, TransientFailure } from '../errors.ts';
 import { classifyAzureError } from './azure-errors.ts';
 import { ObservedBody } from './observed-body.ts';
+import { PublishFence } from './publish-fence.ts';
 import { uploadInParts, type PartTarget } from './part-upload.ts';
-import type { ReportStorage, WriteOptions, WriteResult } from './report-storage.ts';
+import type { ReportStorage, StoredObject, WriteOptions, WriteResult } from './report-storage.ts';
 
 export interface AzureStorageOptions {
   /** "" or ending in "/". */
@@ -37,21 +38,53 @@ export class AzureStorage implements ReportStorage {
     this.#options = options;
   }
 
+  /** The blob's URL without its query (a SAS token is a credential) or userinfo. */
   locate(key: string): string {
-    return this.#container.getBlockBlobClient(this.#name(key)).url;
+    return withoutCredentials(this.#container.getBlockBlobClient(this.#name(key)).url);
   }
 
   async exists(key: string, signal: AbortSignal): Promise<boolean> {
+    return (await this.head(key, signal)) !== undefined;
+  }
+
+  async head(key: string, signal: AbortSignal): Promise<StoredObject | undefined> {
     try {
-      return await this.#container.getBlockBlobClient(this.#name(key)).exists({ abortSignal: signal });
+      const properties = await this.#container.getBlockBlobClient(this.#name(key)).getProperties({ abortSignal: signal });
+      return { etag: properties.etag ?? '', size: properties.contentLength ?? 0, metadata: { ...properties.metadata } };
     } catch (error) {
-      throw classifyAzureError(error, 'exists', this.locate(key));
+      if (isNotFound(error)) return undefined;
+      throw classifyAzureError(error, 'getProperties', this.locate(key));
+    }
+  }
+
+  async read(key: string, signal: AbortSignal): Promise<{ bytes: Buffer; object: StoredObject } | undefined> {
+    try {
+      // One GET: the bytes and the identity of the same version (downloadToBuffer would HEAD first).
+      const answer = await this.#container.getBlockBlobClient(this.#name(key)).download(0, undefined, { abortSignal: signal });
+      const chunks: Buffer[] = [];
+      for await (const chunk of answer.readableStreamBody!) chunks.push(Buffer.from(chunk as Buffer));
+      const bytes = Buffer.concat(chunks);
+      return { bytes, object: { etag: answer.etag ?? '', size: bytes.length, metadata: { ...answer.metadata } } };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw classifyAzureError(error, 'download', this.locate(key));
+    }
+  }
+
+  async remove(key: string, options: { signal: AbortSignal; ifMatch: string }): Promise<void> {
+    try {
+      await this.#container.getBlockBlobClient(this.#name(key)).delete({ abortSignal: options.signal, conditions: { ifMatch: options.ifMatch } });
+    } catch (error) {
+      const classified = isNotFound(error) ? undefined : classifyAzureError(error, 'delete', this.locate(key));
+      // Deleted already (our own earlier attempt, its answer lost; Azure answers If-Match on a missing blob with 412).
+      if (classified === undefined || (classified instanceof ConditionNotMet && (await this.head(key, options.signal)) === undefined)) return;
+      throw classified;
     }
   }
 
   async write(key: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<WriteResult> {
     const blob = this.#container.getBlockBlobClient(this.#name(key));
-    const location = blob.url;
+    const location = this.locate(key);
     const headers: BlobHTTPHeaders = { blobContentType: options.contentType };
     const md5 = createHash('md5');
     const observed = new ObservedBody(body, {
@@ -63,34 +96,40 @@ export class AzureStorage implements ReportStorage {
     const target = new AzureBlob(blob, {
       blobHTTPHeaders: headers,
       metadata: { ...options.metadata },
-      conditions: options.ifExists === 'fail' ? { ifNoneMatch: '*' } : {},
+      conditions: options.ifExists === 'fail' ? { ifNoneMatch: '*' } : options.ifMatch ? { ifMatch: options.ifMatch } : {},
       ...(this.#options.encryptionScope ? { encryptionScope: this.#options.encryptionScope } : {}),
     });
+    let etag: string | undefined;
+    const fence = new PublishFence(options.beforePublish);
+    const beforePublish = fence.call;
     try {
-      await uploadInParts(observed.readable(options.signal), target, {
+      etag = await uploadInParts(observed.readable(options.signal), target, {
         partSize: this.#options.blockSizeBytes,
         queueSize: this.#options.maxConcurrency,
         maxParts: MAX_BLOCKS,
         partSizeSetting: 'AZURE_BLOCK_SIZE_MB',
         signal: options.signal,
+        ...(beforePublish ? { beforePublish } : {}),
       });
     } catch (error) {
-      throw observed.failureOr(() => classifyAzureError(error, 'upload', location));
+      throw observed.failureOr(() => fence.failureOr(() => classifyAzureError(error, 'upload', location)));
     }
-    await this.#verify(blob, observed.bytes, headers.blobContentMD5);
-    return { location };
+    await this.#verify(blob, location, observed.bytes, headers.blobContentMD5, etag, options.signal);
+    return { location, object: { etag: etag ?? '', size: observed.bytes, metadata: { ...options.metadata } } };
   }
 
   /** Size and Content-MD5 of the committed blob, against what we sent. */
-  async #verify(blob: BlockBlobClient, bytes: number, md5: Uint8Array | undefined): Promise<void> {
-    const location = blob.url;
-    const stored = await blob.getProperties().catch((error: unknown) => {
+  async #verify(blob: BlockBlobClient, location: string, bytes: number, md5: Uint8Array | undefined, etag: string | undefined, signal: AbortSignal): Promise<void> {
+    const stored = await blob.getProperties({ abortSignal: signal }).catch((error: unknown) => {
       throw classifyAzureError(error, 'getProperties (verify)', location);
     });
+    if (etag !== undefined && stored.etag !== undefined && stored.etag !== etag) {
+      throw new ConditionNotMet(`${location} was replaced right after our write (ETag ${stored.etag}, ours ${etag})`, { phase: 'upload', context: { location } });
+    }
     const problems: string[] = [];
     if (stored.contentLength !== bytes) problems.push(`size ${stored.contentLength} ≠ ${bytes} bytes sent`);
     if (md5 && stored.contentMD5 && !Buffer.from(stored.contentMD5).equals(Buffer.from(md5))) problems.push('Content-MD5 differs from the bytes sent');
-    if (problems.length > 0) throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location } });
+    if (problems.length > 0) throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location, verification: 'mismatch' } });
   }
 
   #name(key: string): string {
@@ -102,12 +141,12 @@ export class AzureStorage implements ReportStorage {
 interface BlobAttributes {
   readonly blobHTTPHeaders: BlobHTTPHeaders;
   readonly metadata: Record<string, string>;
-  readonly conditions: { ifNoneMatch?: string };
+  readonly conditions: BlobRequestConditions;
   readonly encryptionScope?: string;
 }
 
 /** One blob: a single Put Blob, or blocks staged under this upload's own ids and one Put Block List. */
-class AzureBlob implements PartTarget<void> {
+class AzureBlob implements PartTarget<string | undefined> {
   readonly #blob: BlockBlobClient;
   readonly #attributes: BlobAttributes;
   /** Block ids are per upload, so two writers of the same blob never stage into each other's blocks. */
@@ -118,8 +157,8 @@ class AzureBlob implements PartTarget<void> {
     this.#attributes = attributes;
   }
 
-  async single(bytes: Buffer, signal: AbortSignal): Promise<void> {
-    await this.#blob.upload(bytes, bytes.length, { ...this.#attributes, abortSignal: signal });
+  async single(bytes: Buffer, signal: AbortSignal): Promise<string | undefined> {
+    return (await this.#blob.upload(bytes, bytes.length, { ...this.#attributes, abortSignal: signal })).etag;
   }
 
   async part(number: number, bytes: Buffer, signal: AbortSignal): Promise<void> {
@@ -127,9 +166,9 @@ class AzureBlob implements PartTarget<void> {
     await this.#blob.stageBlock(this.#blockId(number), bytes, bytes.length, { abortSignal: signal, ...(encryptionScope ? { encryptionScope } : {}) });
   }
 
-  async complete(parts: number, signal: AbortSignal): Promise<void> {
+  async complete(parts: number, signal: AbortSignal): Promise<string | undefined> {
     const ids = Array.from({ length: parts }, (_, i) => this.#blockId(i + 1));
-    await this.#blob.commitBlockList(ids, { ...this.#attributes, abortSignal: signal });
+    return (await this.#blob.commitBlockList(ids, { ...this.#attributes, abortSignal: signal })).etag;
   }
 
   /** Nothing to do: staged blocks that are never committed are invisible and expire on their own. */
@@ -139,4 +178,19 @@ class AzureBlob implements PartTarget<void> {
   #blockId(number: number): string {
     return Buffer.from(`${this.#upload}-${String(number).padStart(6, '0')}`).toString('base64');
   }
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { statusCode?: number; code?: string };
+  // A missing container is a 404 too, and must not read as "no blob yet".
+  return e.code === 'BlobNotFound' || (e.statusCode === 404 && e.code !== 'ContainerNotFound');
+}
+
+/** A URL for logs and messages: no query (a SAS carries `sig=`), no userinfo. */
+export function withoutCredentials(url: string): string {
+  const parsed = new URL(url);
+  parsed.search = '';
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString();
 }

@@ -38,18 +38,34 @@ export class ObservedBody {
     return this.#failed ? this.#failure : storageError();
   }
 
+  /**
+   * Only a failure of the body itself counts as the body's: when the consumer stops early (a part
+   * failed), the stream is destroyed and an AbortError is thrown in at the `yield` — that one is
+   * the consumer's and must not hide the storage error that caused it.
+   */
   async *#chunks(): AsyncGenerator<Uint8Array> {
+    const iterator = this.#body[Symbol.asyncIterator]();
+    let finished = false;
     try {
-      for await (const chunk of this.#body) {
-        this.bytes += chunk.length;
-        this.#onChunk(chunk);
-        yield chunk;
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          finished = true;
+          this.#failed = true;
+          this.#failure = error;
+          throw error;
+        }
+        if (next.done) break;
+        this.bytes += next.value.length;
+        this.#onChunk(next.value);
+        yield next.value;
       }
+      finished = true;
       this.#onEnd();
-    } catch (error) {
-      this.#failed = true;
-      this.#failure = error;
-      throw error;
+    } finally {
+      if (!finished) await iterator.return?.();
     }
   }
 }

@@ -1,4 +1,4 @@
-import { ConfigurationIsInvalid } from '../errors.ts';
+import { ConfigurationIsInvalid, TransientFailure } from '../errors.ts';
 import { PartBufferPool } from './part-buffer-pool.ts';
 
 /** What a storage service does with a body cut into parts; `uploadInParts` drives it. */
@@ -24,6 +24,11 @@ export interface PartUploadOptions {
   readonly signal: AbortSignal;
   /** Called whenever a part has been stored, for a stall watchdog. */
   readonly onPartStored?: () => void;
+  /**
+   * Called once the body has ended and every part is stored, just before the request that makes
+   * the object visible (the publisher's fence: it checks its lock and sets the old manifest aside).
+   */
+  readonly beforePublish?: () => Promise<void>;
 }
 
 /** How long a failed upload waits for its parts in flight to settle before cleaning up regardless. */
@@ -49,6 +54,15 @@ class PartUpload<R> {
   readonly #signal: AbortSignal;
   readonly #inFlight = new Set<Promise<void>>();
   #parts = 0;
+  /** Bytes read from the body, and bytes of the parts the service acknowledged, by part number. */
+  #bytesRead = 0;
+  readonly #acknowledged = new Map<number, number>();
+  /**
+   * The first part that failed. Kept here, not only in its promise: a part can fail and leave
+   * `#inFlight` before anyone races it, and a rejection seen by nobody once let `complete` run
+   * without that part (a truncated object under the final name).
+   */
+  #failure: { error: unknown } | undefined;
 
   constructor(target: PartTarget<R>, options: PartUploadOptions) {
     this.#target = target;
@@ -64,6 +78,8 @@ class PartUpload<R> {
     let filled = 0;
     try {
       for await (const chunk of body) {
+        this.#throwIfPartFailed();
+        this.#bytesRead += chunk.length;
         for (let offset = 0; offset < chunk.length; ) {
           // A full buffer goes out only once more bytes arrive: a body of exactly one part is `single`.
           if (filled === partSize) {
@@ -78,9 +94,15 @@ class PartUpload<R> {
           offset += take;
         }
       }
-      if (this.#parts === 0) return await this.#target.single(buffer.subarray(0, filled), this.#signal);
+      if (this.#parts === 0) {
+        await this.#options.beforePublish?.();
+        return await this.#target.single(buffer.subarray(0, filled), this.#signal);
+      }
       this.#send(buffer, filled);
       while (this.#inFlight.size > 0) await this.#nextSettled();
+      this.#throwIfPartFailed();
+      this.#assertEveryPartStored();
+      await this.#options.beforePublish?.();
       return await this.#target.complete(this.#parts, this.#signal);
     } catch (error) {
       await this.#abandon();
@@ -98,7 +120,16 @@ class PartUpload<R> {
     }
     const part: Promise<void> = this.#target
       .part(number, buffer.subarray(0, length), this.#signal)
-      .then(() => this.#options.onPartStored?.())
+      .then(
+        () => {
+          this.#acknowledged.set(number, length);
+          this.#options.onPartStored?.();
+        },
+        (error: unknown) => {
+          this.#failure ??= { error };
+          throw error;
+        },
+      )
       .finally(() => {
         this.#inFlight.delete(part);
         // Once the request has settled the SDK holds no reference to the bytes (it retries inside).
@@ -108,8 +139,31 @@ class PartUpload<R> {
     this.#inFlight.add(part);
   }
 
+  #throwIfPartFailed(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  /**
+   * The last word before the parts become one object: every part acknowledged, numbered 1..N
+   * without a gap, and their bytes summing to exactly the bytes read. Anything else is a bug or a
+   * lost part; completing would publish a wrong object, so the upload fails (transient) instead.
+   */
+  #assertEveryPartStored(): void {
+    const problems: string[] = [];
+    let stored = 0;
+    for (let number = 1; number <= this.#parts; number++) {
+      const bytes = this.#acknowledged.get(number);
+      if (bytes === undefined) problems.push(`part ${number} was never acknowledged`);
+      else stored += bytes;
+    }
+    if (this.#acknowledged.size !== this.#parts) problems.push(`${this.#acknowledged.size} parts acknowledged for ${this.#parts} sent`);
+    if (stored !== this.#bytesRead) problems.push(`the parts hold ${stored} bytes, ${this.#bytesRead} were read`);
+    if (problems.length > 0) throw new TransientFailure(`refusing to complete the upload: ${problems.join('; ')}`, { phase: 'upload' });
+  }
+
   /** Resolves when some part in flight is stored; rejects with the first part failure or on abort. */
   async #nextSettled(): Promise<void> {
+    this.#throwIfPartFailed();
     this.#signal.throwIfAborted();
     let onAbort!: () => void;
     const aborted = new Promise<never>((_, reject) => {
@@ -118,6 +172,7 @@ class PartUpload<R> {
     });
     try {
       await Promise.race([...this.#inFlight, aborted]);
+      this.#throwIfPartFailed();
     } finally {
       this.#signal.removeEventListener('abort', onAbort);
     }

@@ -34,3 +34,25 @@ function uint32(value: number): Buffer {
   buffer.writeUInt32BE(value >>> 0);
   return buffer;
 }
+
+/** A checksum over a whole object, fed part after part in order. */
+export interface RunningChecksum {
+  update(bytes: Uint8Array): void;
+  digest(): Buffer;
+}
+
+/**
+ * The CRCs S3 can check over the whole object of a multipart upload (ChecksumType FULL_OBJECT);
+ * undefined for SHA256 (composite only) and NONE.
+ */
+export function fullObjectChecksum(algorithm: S3ChecksumAlgorithm): RunningChecksum | undefined {
+  if (algorithm === 'CRC32') {
+    let value = 0;
+    return { update: (bytes) => void (value = crc32(bytes, value)), digest: () => uint32(value) };
+  }
+  if (algorithm === 'CRC32C') {
+    const running = new Crc32c();
+    return { update: (bytes) => void running.update(bytes), digest: () => uint32(running.digest()) };
+  }
+  return undefined;
+}

@@ -1,4 +1,4 @@
-import { AccessWasDenied, ConfigurationIsInvalid, isCertificateError, ReportAlreadyPublished, ReportError, TransientFailure } from '../errors.ts';
+import { AccessWasDenied, ConditionNotMet, ConfigurationIsInvalid, isCertificateError, ReportError, TransientFailure } from '../errors.ts';
 
 /**
  * S3 failures in the product's terms. The SDK has already retried throttling, 5xx and connection
@@ -18,7 +18,17 @@ export function classifyS3Error(error: unknown, operation: string, location: str
     return new AccessWasDenied(`TLS verification of the S3 endpoint for ${location} failed (${(error as Error).message}); for a private CA set NODE_EXTRA_CA_CERTS`, options);
   }
   if (status === 412 || name === 'PreconditionFailed') {
-    return new ReportAlreadyPublished(`${location} already exists (S3 ${operation} with If-None-Match)`, options);
+    return new ConditionNotMet(`${location} is not as the conditional S3 ${operation} expected (412 PreconditionFailed)`, options);
+  }
+  // After a CompleteMultipartUpload whose answer was lost, the SDK's retry finds no upload: the
+  // publisher looks at the object to tell our own completed write from anything else.
+  if (name === 'NoSuchUpload') {
+    return new ConditionNotMet(`the multipart upload of ${location} is gone (NoSuchUpload on ${operation}): completed by an earlier attempt, or aborted`, options);
+  }
+  // The server refused to assemble or store bytes that do not match their checksums or size: the
+  // bytes were damaged or lost on the way, which a new attempt does not repeat.
+  if (['BadDigest', 'InvalidPart', 'InvalidPartOrder', 'XAmzContentSHA256Mismatch', 'InvalidDigest', 'IncompleteBody'].includes(name)) {
+    return new TransientFailure(`S3 refused ${operation} of ${location} as damaged: ${detail}`, options);
   }
   // S3-compatible servers without the encryption we ask for: MinIO without a KMS answers 501
   // NotImplemented "Server side encryption specified but KMS is not configured" (even for a missing

@@ -1,8 +1,9 @@
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import type { S3ChecksumAlgorithm } from '../config/config.ts';
-import { TransientFailure } from '../errors.ts';
+import { ConditionNotMet, TransientFailure } from '../errors.ts';
 import { ObservedBody } from './observed-body.ts';
-import type { ReportStorage, WriteOptions, WriteResult } from './report-storage.ts';
+import { PublishFence } from './publish-fence.ts';
+import type { ReportStorage, StoredObject, WriteOptions, WriteResult } from './report-storage.ts';
 import { classifyS3Error } from './s3-errors.ts';
 import { uploadToS3, type S3UploadResult } from './s3-upload.ts';
 import { StallWatchdog } from './stall-watchdog.ts';
@@ -49,14 +50,38 @@ export class S3Storage implements ReportStorage {
   }
 
   async exists(key: string, signal: AbortSignal): Promise<boolean> {
+    return (await this.head(key, signal)) !== undefined;
+  }
+
+  async head(key: string, signal: AbortSignal): Promise<StoredObject | undefined> {
     try {
-      await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: signal });
-      return true;
+      return storedObject(await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: signal }));
     } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status === 404 || (error as Error).name === 'NotFound') return false;
+      if (isNotFound(error)) return undefined;
       // Without s3:ListBucket, S3 answers a HEAD of a missing key with 403, not 404.
       throw classifyS3Error(error, 'HeadObject (needs s3:GetObject, and s3:ListBucket for a missing key to answer 404)', this.locate(key));
+    }
+  }
+
+  async read(key: string, signal: AbortSignal): Promise<{ bytes: Buffer; object: StoredObject } | undefined> {
+    try {
+      const answer = await this.#client.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: signal });
+      const bytes = Buffer.from(await answer.Body!.transformToByteArray());
+      return { bytes, object: storedObject({ ...answer, ContentLength: bytes.length }) };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw classifyS3Error(error, 'GetObject (needs s3:GetObject, and s3:ListBucket for a missing key to answer 404)', this.locate(key));
+    }
+  }
+
+  async remove(key: string, options: { signal: AbortSignal; ifMatch: string }): Promise<void> {
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfMatch: options.ifMatch }), { abortSignal: options.signal });
+    } catch (error) {
+      const classified = isNotFound(error) ? undefined : classifyS3Error(error, 'DeleteObject (needs s3:DeleteObject)', this.locate(key));
+      // Deleted already (by our own earlier attempt whose answer was lost): what we wanted.
+      if (classified === undefined || (classified instanceof ConditionNotMet && (await this.head(key, options.signal)) === undefined)) return;
+      throw classified;
     }
   }
 
@@ -68,6 +93,8 @@ export class S3Storage implements ReportStorage {
     const watchdog = new StallWatchdog(this.#options.stallTimeoutMs, location, (error) => stalled.abort(error));
     const signal = AbortSignal.any([options.signal, stalled.signal]);
     const observed = new ObservedBody(body, { onChunk: () => watchdog.progress() });
+    const fence = new PublishFence(options.beforePublish);
+    const beforePublish = fence.call;
     let uploaded: S3UploadResult;
     try {
       uploaded = await uploadToS3(observed.readable(signal), {
@@ -82,33 +109,44 @@ export class S3Storage implements ReportStorage {
           ...(sse === 'aws:kms' ? { BucketKeyEnabled: true, ...(kmsKeyId ? { SSEKMSKeyId: kmsKeyId } : {}) } : {}),
         },
         checksumAlgorithm,
-        // A conditional write, not check-then-put: S3 answers 412 if the key exists by the time
-        // PutObject or CompleteMultipartUpload lands.
+        // A conditional write, not check-then-put: S3 answers 412 if the key exists (or, with
+        // If-Match, is no longer the object named) by the time PutObject or Complete lands.
         ifNoneMatch: options.ifExists === 'fail',
+        ifMatch: options.ifExists === 'overwrite' ? options.ifMatch : undefined,
         partSize: partSizeBytes,
         queueSize,
         signal,
         onPartStored: () => watchdog.progress(),
+        // The publisher's own requests between the parts and Complete are not the upload's stall.
+        beforePublish: beforePublish && (() => (watchdog.stop(), beforePublish())),
       });
     } catch (error) {
       // A stall aborts the body too, so it comes first: the body's AbortError would hide it.
       if (stalled.signal.aborted) throw stalled.signal.reason;
-      throw observed.failureOr(() => classifyS3Error(error, 'upload', location));
+      throw observed.failureOr(() => fence.failureOr(() => classifyS3Error(error, 'upload', location)));
     } finally {
       watchdog.stop();
     }
-    if (this.#options.verify) await this.#verify(key, observed.bytes, uploaded);
-    return { location };
+    if (this.#options.verify) await this.#verify(key, observed.bytes, uploaded, options.signal);
+    return {
+      location,
+      object: { etag: uploaded.etag ?? '', size: uploaded.bytes, metadata: { ...options.metadata }, versionId: uploaded.versionId },
+    };
   }
 
   /** Size and checksum of what S3 stored, against what we sent. */
-  async #verify(key: string, bytes: number, sent: S3UploadResult): Promise<void> {
+  async #verify(key: string, bytes: number, sent: S3UploadResult, signal: AbortSignal): Promise<void> {
     const location = this.locate(key);
     const head = await this.#client
-      .send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ChecksumMode: 'ENABLED' }))
+      .send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ChecksumMode: 'ENABLED' }), { abortSignal: signal })
       .catch((error: unknown) => {
         throw classifyS3Error(error, 'HeadObject (verify; set S3_VERIFY=false for a role without s3:GetObject)', location);
       });
+    // Another writer replaced the object right after ours (a server whose conditional writes are
+    // not atomic, as moto's are not): not a damaged upload, but a lost race the caller must judge.
+    if (sent.etag !== undefined && head.ETag !== undefined && head.ETag !== sent.etag) {
+      throw new ConditionNotMet(`${location} was replaced right after our write (ETag ${head.ETag}, ours ${sent.etag})`, { phase: 'upload', context: { location } });
+    }
     const problems: string[] = [];
     if (head.ContentLength !== bytes) problems.push(`size ${head.ContentLength} ≠ ${bytes} bytes sent`);
     const algorithm = this.#options.checksumAlgorithm;
@@ -119,11 +157,20 @@ export class S3Storage implements ReportStorage {
       if (!matches) problems.push(`${algorithm} ${reported} ≠ ${sent.checksum} computed from the bytes sent`);
     }
     if (problems.length > 0) {
-      throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location } });
+      throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location, verification: 'mismatch' } });
     }
   }
 
   #key(key: string): string {
     return `${this.#options.prefix}${key}`;
   }
+}
+
+function storedObject(head: Pick<HeadObjectCommandOutput, 'ETag' | 'ContentLength' | 'Metadata' | 'VersionId'>): StoredObject {
+  return { etag: head.ETag ?? '', size: head.ContentLength ?? 0, metadata: { ...head.Metadata }, versionId: head.VersionId };
+}
+
+function isNotFound(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === 404 || ['NotFound', 'NoSuchKey'].includes((error as Error).name);
 }

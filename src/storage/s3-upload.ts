@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3ChecksumAlgorithm } from '../config/config.ts';
 import { uploadInParts, type PartTarget } from './part-upload.ts';
-import { checksumOf, compositeChecksum } from './s3-checksum.ts';
+import { checksumOf, compositeChecksum, fullObjectChecksum, type RunningChecksum } from './s3-checksum.ts';
 
 /** S3's limit on the parts of one multipart upload. */
 export const MAX_PARTS = 10_000;
@@ -26,6 +26,10 @@ export interface S3UploadRequest {
   readonly checksumAlgorithm: S3ChecksumAlgorithm;
   /** Publish only if nothing exists under the key (If-None-Match: * on the request that publishes). */
   readonly ifNoneMatch: boolean;
+  /** Publish only over the object with this ETag (If-Match on the request that publishes). */
+  readonly ifMatch?: string | undefined;
+  /** Awaited after every part is stored, before the request that publishes. */
+  readonly beforePublish?: (() => Promise<void>) | undefined;
   readonly partSize: number;
   /** Parts uploading at once; one more buffer is being filled meanwhile. */
   readonly queueSize: number;
@@ -39,8 +43,12 @@ export interface S3UploadRequest {
 export interface S3UploadResult {
   /** 0 when the report went as a single PutObject. */
   readonly parts: number;
-  /** The object checksum S3 should report (base64, "-N" for N parts); undefined with NONE. */
+  /** The object checksum S3 should report (base64; "-N" for N composite parts); undefined with NONE. */
   readonly checksum: string | undefined;
+  /** Bytes sent, which S3 was told to expect (x-amz-mp-object-size) for a multipart upload. */
+  readonly bytes: number;
+  readonly etag: string | undefined;
+  readonly versionId: string | undefined;
 }
 
 /**
@@ -57,18 +65,27 @@ export async function uploadToS3(body: AsyncIterable<Uint8Array>, request: S3Upl
     partSizeSetting: 'S3_PART_SIZE_MB',
     signal: request.signal,
     ...(request.onPartStored ? { onPartStored: request.onPartStored } : {}),
+    ...(request.beforePublish ? { beforePublish: request.beforePublish } : {}),
   });
 }
 
-/** One object: its PutObject, or its multipart upload, created with the first part. */
+/**
+ * One object: its PutObject, or its multipart upload, created with the first part. With CRC32 or
+ * CRC32C the multipart upload is FULL_OBJECT: CompleteMultipartUpload carries the checksum of the
+ * whole object (computed here as the parts are cut, in order) and its size, so a server that
+ * checks them (S3) refuses to assemble anything but exactly the bytes read.
+ */
 class S3Object implements PartTarget<S3UploadResult> {
   readonly #request: S3UploadRequest;
   readonly #stored: CompletedPart[] = [];
   readonly #digests: Buffer[] = [];
+  readonly #whole: RunningChecksum | undefined;
+  #bytes = 0;
   #uploadId: Promise<string> | undefined;
 
   constructor(request: S3UploadRequest) {
     this.#request = request;
+    this.#whole = fullObjectChecksum(request.checksumAlgorithm);
   }
 
   async single(bytes: Buffer, signal: AbortSignal): Promise<S3UploadResult> {
@@ -81,16 +98,19 @@ class S3Object implements PartTarget<S3UploadResult> {
       ContentLength: bytes.length,
       ...attributes,
       ...this.#checksumField(digest),
-      ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+      ...this.#condition(ifNoneMatch),
     });
-    await client.send(digest ? unsignedPayload(put) : put, { abortSignal: signal });
-    return { parts: 0, checksum: digest?.toString('base64') };
+    const response = await client.send(digest ? unsignedPayload(put) : put, { abortSignal: signal });
+    return { parts: 0, checksum: digest?.toString('base64'), bytes: bytes.length, etag: response.ETag, versionId: response.VersionId };
   }
 
   async part(number: number, bytes: Buffer, signal: AbortSignal): Promise<void> {
     const { client, bucket, key } = this.#request;
     const digest = this.#digest(bytes);
     if (digest) this.#digests[number - 1] = digest;
+    // Parts are cut (and this runs up to here) in order: the whole object's checksum follows them.
+    this.#whole?.update(bytes);
+    this.#bytes += bytes.length;
     this.#uploadId ??= this.#create(signal);
     const UploadId = await this.#uploadId;
     const upload = new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: number, Body: bytes, ContentLength: bytes.length, ...this.#checksumField(digest) });
@@ -101,17 +121,26 @@ class S3Object implements PartTarget<S3UploadResult> {
 
   async complete(parts: number, signal: AbortSignal): Promise<S3UploadResult> {
     const { client, bucket, key, checksumAlgorithm, ifNoneMatch } = this.#request;
-    await client.send(
+    const whole = this.#whole?.digest().toString('base64');
+    const response = await client.send(
       new CompleteMultipartUploadCommand({
         Bucket: bucket,
         Key: key,
         UploadId: await this.#uploadId!,
         MultipartUpload: { Parts: this.#stored.toSorted((a, b) => a.PartNumber! - b.PartNumber!) },
-        ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+        MpuObjectSize: this.#bytes,
+        ...(whole ? { ChecksumType: 'FULL_OBJECT', [`Checksum${checksumAlgorithm}`]: whole } : {}),
+        ...this.#condition(ifNoneMatch),
       }),
       { abortSignal: signal },
     );
-    return { parts, checksum: checksumAlgorithm === 'NONE' ? undefined : compositeChecksum(checksumAlgorithm, this.#digests) };
+    const checksum = checksumAlgorithm === 'NONE' ? undefined : (whole ?? compositeChecksum(checksumAlgorithm, this.#digests));
+    return { parts, checksum, bytes: this.#bytes, etag: response.ETag, versionId: response.VersionId };
+  }
+
+  #condition(ifNoneMatch: boolean): { IfNoneMatch?: string; IfMatch?: string } {
+    if (ifNoneMatch) return { IfNoneMatch: '*' };
+    return this.#request.ifMatch ? { IfMatch: this.#request.ifMatch } : {};
   }
 
   /** Aborts the multipart upload if one was created (parts an abort races with are left to the bucket's lifecycle rule). */
@@ -127,7 +156,12 @@ class S3Object implements PartTarget<S3UploadResult> {
   async #create(signal: AbortSignal): Promise<string> {
     const { client, bucket, key, attributes, checksumAlgorithm } = this.#request;
     const created = await client.send(
-      new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ...attributes, ...(checksumAlgorithm === 'NONE' ? {} : { ChecksumAlgorithm: checksumAlgorithm }) }),
+      new CreateMultipartUploadCommand({
+        Bucket: bucket,
+        Key: key,
+        ...attributes,
+        ...(checksumAlgorithm === 'NONE' ? {} : { ChecksumAlgorithm: checksumAlgorithm, ...(this.#whole ? { ChecksumType: 'FULL_OBJECT' as const } : {}) }),
+      }),
       { abortSignal: signal },
     );
     if (!created.UploadId) throw new Error('CreateMultipartUpload answered without an UploadId');

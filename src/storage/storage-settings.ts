@@ -49,7 +49,7 @@ export const STORAGE_SETTINGS = defineSettings({
   }),
   S3_SSE_KMS_KEY_ID: text({ commands: STORAGE_COMMANDS, form: 'KMS key id or ARN', defaultDoc: '*(the AWS-managed key)*', doc: 'KMS key id/ARN, only with `S3_SSE=aws:kms`.' }),
   S3_CHECKSUM_ALGORITHM: oneOf({ values: S3_CHECKSUM_ALGORITHMS, default: 'CRC32', commands: STORAGE_COMMANDS, doc: '`CRC32`, `CRC32C`, `SHA256`, or `NONE` for S3-compatible servers that reject the newer checksum headers.' }),
-  S3_VERIFY: flag({ default: 'true', commands: STORAGE_COMMANDS, doc: 'HeadObject after the upload to confirm size and checksum (`false` for a role without `s3:GetObject`).' }),
+  S3_VERIFY: flag({ default: 'true', commands: STORAGE_COMMANDS, doc: 'HeadObject after the upload to confirm the checksum too (size, ETag and `run_id` are always checked; the report\'s lock needs `s3:GetObject` in any case).' }),
   S3_PART_SIZE_MB: wholeNumber({ min: 5, max: 5_120, example: 8, default: '8', commands: STORAGE_COMMANDS, doc: 'Multipart part size in MiB.' }),
   // 8 MiB parts, 2 in flight while a third fills: 24 MiB of part buffers, chosen by measurement
   // (README, Performance: 4 in flight ran no faster and peaked ~10 MB higher).

@@ -10,6 +10,8 @@ export const SPAN = {
   extract: 'daily-report.extract',
   upload: 'daily-report.upload',
   manifest: 'daily-report.manifest',
+  /** Taking the report's lock and reading what is published (docs/publishing.md). */
+  lock: 'daily-report.lock',
   notify: 'daily-report.notify',
 } as const;
 

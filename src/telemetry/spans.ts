@@ -1,4 +1,4 @@
-import { context, SpanStatusCode, type Attributes, type Span } from '@opentelemetry/api';
+import { context, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api';
 import { redactSecrets } from '../config/redaction.ts';
 import { exitCodeOf, messageOf, ReportError } from '../errors.ts';
 import { ATTR, METRIC } from './names.ts';
@@ -20,6 +20,12 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: (span:
       endPhase(span, name, started);
     }
   });
+}
+
+/** `inSpan` as a child of `parent` (the run's root span) whatever span is active: a phase that runs inside another's code. */
+export async function inSpanUnder<T>(parent: Span | undefined, name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+  const parentContext = parent ? trace.setSpan(context.active(), parent) : context.active();
+  return context.with(parentContext, () => inSpan(name, attributes, fn));
 }
 
 /** The same for synchronous work (loading the configuration). */
@@ -57,20 +63,6 @@ export function markFailed(span: Span, error: unknown): void {
   span.setStatus({ code: SpanStatusCode.ERROR, message });
   const errorClass = error instanceof ReportError ? error.name : 'UnexpectedError';
   span.setAttributes({ [ATTR.errorClass]: errorClass, [ATTR.errorType]: errorClass, [ATTR.exitCode]: exitCodeOf(error) });
-}
-
-/**
- * Facts about the run (date, key, rows…) go on the root span, `daily-report.run`, wherever in the
- * pipeline they become known — where the active span is usually a phase. One process runs one run.
- */
-let runSpan: Span | undefined;
-
-export function setRunSpan(span: Span | undefined): void {
-  runSpan = span;
-}
-
-export function setRunAttributes(attributes: Attributes): void {
-  runSpan?.setAttributes(attributes);
 }
 
 function endPhase(span: Span, name: string, started: number): void {

@@ -3,18 +3,15 @@ import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { DateTime } from 'luxon';
-import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { AccountSASPermissions, BlobServiceClient, generateAccountSASQueryParameters, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { validateCommand } from '../../src/cli/validate-command.ts';
 import { forgetSecrets, rememberSecret } from '../../src/config/redaction.ts';
-import { AccessWasDenied, ExitCode } from '../../src/errors.ts';
+import { ExitCode } from '../../src/errors.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { createStorage } from '../../src/storage/create-storage.ts';
 import { errorOf, expectNoSecrets, filesIn, queryFile } from '../support/report-files.ts';
 import { parseLogLines, runDailyReport } from '../support/run-cli.ts';
 import { directS3Client } from '../support/s3-test-config.ts';
@@ -188,46 +185,31 @@ describe('a SAS token in the Azure connection string', () => {
 describe('daily-report validate checks database and storage in one run', () => {
   const s3 = inject('s3');
 
-  it('prints both when the password is wrong and the storage has no preflight yet; exits with the database code (4)', async () => {
+  it('prints both when the password is wrong and the storage is fine; exits with the database code (4)', async () => {
     const db = await createTestDatabase('validate_both');
     const result = await runDailyReport(['validate'], { env: { ...db.env, PGPASSWORD: 'wrong-password' } });
     expect(result.code).toBe(ExitCode.accessDenied);
     expect(result.stdout).toMatch(/^database: 127\.0\.0\.1:\d+\/validate_both_\w+: FAILED \(exit 4\) — /m);
-    expect(result.stdout).toMatch(/^storage: .*relatorio_\d{8}\.csv: not checked \(the local adapter has no preflight yet\)$/m);
+    expect(result.stdout).toMatch(/^storage: .*relatorio_\d{8}\.csv: ok$/m);
     expectNoSecrets(result);
   });
 
-  it.skipIf('skipped' in s3)('finds a wrong password and a missing bucket together, through the adapter preflight port (moto)', async () => {
+  it.skipIf('skipped' in s3)('finds a wrong password and a missing bucket in one run, through the storage preflight (moto)', async () => {
     if ('skipped' in s3) return;
     const db = await createTestDatabase('validate_bucket');
-    const client = directS3Client(s3.url);
-    await client.send(new CreateBucketCommand({ Bucket: 'validate-present' }));
-    // The adapter's own preflight is issue 13's; this one asks the real server the cheapest question.
-    const withPreflight = async (config: Parameters<typeof createStorage>[0]) =>
-      Object.assign(await createStorage(config), {
-        async preflight(signal: AbortSignal) {
-          if (config.provider !== 's3') return;
-          await client.send(new HeadBucketCommand({ Bucket: config.bucket }), { abortSignal: signal }).catch((error: unknown) => {
-            throw new AccessWasDenied(`bucket ${config.bucket} cannot be reached (${(error as Error).name})`, { phase: 'upload', cause: error });
-          });
-        },
-      });
-    const stdout: string[] = [];
-    const context = (bucket: string, password: string) => ({
-      env: { ...db.env, PGPASSWORD: password, STORAGE_PROVIDER: 's3', AWS_REGION: 'us-east-1', S3_ENDPOINT: s3.url, S3_FORCE_PATH_STYLE: 'true', S3_BUCKET: bucket, LOG_LEVEL: 'silent' },
-      stdout: new Writable({ write: (chunk, _, done) => void (stdout.push(String(chunk)), done()) }),
-      signal: new AbortController().signal,
-      createStorage: withPreflight,
-    });
+    await directS3Client(s3.url).send(new CreateBucketCommand({ Bucket: 'validate-present' }));
+    const env = (bucket: string, password: string) => ({ ...db.env, PGPASSWORD: password, STORAGE_PROVIDER: 's3', AWS_REGION: 'us-east-1', S3_ENDPOINT: s3.url, S3_BUCKET: bucket, STORAGE_MAX_ATTEMPTS: '1' });
 
-    expect(await validateCommand({}, context('validate-missing', 'wrong-password'))).toBe(ExitCode.accessDenied);
-    expect(stdout.join('')).toMatch(/^database: .*: FAILED \(exit 4\) — .*password/m);
-    expect(stdout.join('')).toMatch(/^storage: s3:\/\/validate-missing\/relatorio_\d{8}\.csv: FAILED \(exit 4\) — bucket validate-missing cannot be reached \(NotFound\)$/m);
+    const both = await runDailyReport(['validate'], { env: env('validate-missing', 'wrong-password') });
+    expect(both.code).toBe(ExitCode.accessDenied);
+    expect(both.stdout).toMatch(/^database: .*: FAILED \(exit 4\) — .*password/m);
+    expect(both.stdout).toMatch(/^storage: s3:\/\/validate-missing\/relatorio_\d{8}\.csv: FAILED \(exit 4\) — .*validate-missing/m);
+    expectNoSecrets(both);
 
-    stdout.length = 0;
-    expect(await validateCommand({}, context('validate-present', db.env.PGPASSWORD!))).toBe(ExitCode.ok);
-    expect(stdout.join('')).toMatch(/^contract: ok$/m);
-    expect(stdout.join('')).toMatch(/^storage: s3:\/\/validate-present\/relatorio_\d{8}\.csv: ok$/m);
+    const fine = await runDailyReport(['validate'], { env: env('validate-present', db.env.PGPASSWORD!) });
+    expect(fine.code, fine.stderr).toBe(ExitCode.ok);
+    expect(fine.stdout).toMatch(/^contract: ok$/m);
+    expect(fine.stdout).toMatch(/^storage: s3:\/\/validate-present\/relatorio_\d{8}\.csv: ok$/m);
   });
 });
 

@@ -96,7 +96,9 @@ describe('fault injection', () => {
     const left = await filesIn(dir);
     expect(left.filter((name) => FINAL.includes(name))).toEqual([]);
     // The temporary file stays (nothing ran to remove it); a reader never mistakes it for the report.
-    expect(left.every((name) => name.endsWith('.partial'))).toBe(true);
+    // So does the run's lock, until it expires (docs/publishing.md, "The lock").
+    expect(left.every((name) => name.endsWith('.partial') || name === 'relatorio_20241005.csv.lock')).toBe(true);
+    expect(left).toContain('relatorio_20241005.csv.lock');
   });
 
   it('no log line, error, span or webhook payload of a failing run contains a secret', async () => {

@@ -181,7 +181,7 @@ describe('daily-report run', () => {
     const csv = await readFile(join(m.outDir, 'relatorio_20241005.csv'));
     const manifest = JSON.parse(await readFile(join(m.outDir, 'relatorio_20241005.csv.manifest.json'), 'utf8'));
     expect(Object.keys(manifest).sort()).toEqual(
-      ['key', 'report_date', 'window_start', 'window_end', 'extracted_at', 'rows', 'bytes', 'sha256', 'columns', 'delimiter', 'bom', 'query_sha256', 'version', 'run_id', 'trace_id'].sort(),
+      ['key', 'report_date', 'window_start', 'window_end', 'extracted_at', 'rows', 'bytes', 'sha256', 'columns', 'delimiter', 'bom', 'query_sha256', 'version', 'run_id', 'trace_id', 'object'].sort(),
     );
     expect(manifest).toMatchObject({
       key: 'relatorio_20241005.csv',
@@ -197,6 +197,16 @@ describe('daily-report run', () => {
       query_sha256: createHash('sha256').update(await readFile(new URL('../../sql/report.sql', import.meta.url))).digest('hex'),
       trace_id: null,
     });
+    // The CSV's identity as the file system gives it: a consumer can tell it is this very file.
+    const stats = await stat(join(m.outDir, 'relatorio_20241005.csv'), { bigint: true });
+    expect(manifest.object).toEqual({
+      provider: 'local',
+      location: join(m.outDir, 'relatorio_20241005.csv'),
+      etag: `${stats.ino}-${stats.mtimeNs}-${stats.size}`,
+      version_id: null,
+      inode: String(stats.ino),
+      mtime_ns: String(stats.mtimeNs),
+    });
     expect(manifest.extracted_at).toMatch(/-03:00$/);
     expect(manifest.run_id).toBe(result.logs[0]!.run_id);
     const phases = result.logs.map((line) => line.phase).filter(Boolean);
@@ -211,7 +221,7 @@ describe('daily-report run', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(summaryOf(result).outcome).toBe('published');
     expect((await readReport(path))[0]).toEqual([...REPORT_COLUMNS]);
-    expect(result.logs.some((l) => l.level === 'warn' && /without its manifest/.test(l.msg))).toBe(true);
+    expect(result.logs.some((l) => l.level === 'warn' && /without a manifest that describes it/.test(l.msg))).toBe(true);
   });
 
   it('writes the CSV to stdout on a dry run and publishes nothing', async () => {

@@ -2,7 +2,7 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { AzureStorageConfig } from '../../src/config/config.ts';
-import { AccessWasDenied, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
+import { AccessWasDenied, ConditionNotMet, TransientFailure } from '../../src/errors.ts';
 import { AzureStorage } from '../../src/storage/azure-storage.ts';
 import { azureServiceClient } from '../../src/storage/azure-client.ts';
 import { countedBody, untilReadingStops } from '../support/counted-body.ts';
@@ -82,10 +82,10 @@ describe('Azure Blob storage', () => {
     expect(Buffer.from(properties.contentMD5!).toString('hex')).toBe(createHash('md5').update(Buffer.concat(data)).digest('hex'));
   });
 
-  it('answers a conditional write on an existing blob with ReportAlreadyPublished (409)', async () => {
+  it('answers a conditional write on an existing blob with ConditionNotMet (409), which the publisher interprets', async () => {
     const { storage } = await azureUnderTest();
     await write(storage, 'r.csv', [Buffer.from('first')]);
-    await expect(write(storage, 'r.csv', [Buffer.from('second')], 'fail')).rejects.toBeInstanceOf(ReportAlreadyPublished);
+    await expect(write(storage, 'r.csv', [Buffer.from('second')], 'fail')).rejects.toBeInstanceOf(ConditionNotMet);
   });
 
   it('sends the encryption scope on every write (Azurite ignores scopes, so the request is checked)', async () => {

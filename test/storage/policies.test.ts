@@ -6,16 +6,16 @@ const asList = (value: string | string[]) => (Array.isArray(value) ? value : [va
 const BUCKET = 'arn:aws:s3:::bucket-relatorios-aplicacao';
 
 describe('least-privilege policies shipped for operators', () => {
-  it('lets the worker write, abort and verify reports, and nothing else in S3', async () => {
+  it('lets the worker write, abort, verify and delete reports (the lock, a manifest being replaced), and nothing else in S3', async () => {
     const policy = await load('aws-worker-policy.json');
     const s3 = policy.Statement.filter((s: any) => asList(s.Action).some((a: string) => a.startsWith('s3:')));
     const objectLevel = s3.find((s: any) => asList(s.Action).includes('s3:PutObject'));
-    expect(asList(objectLevel.Action).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+    expect(asList(objectLevel.Action).sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:PutObject']);
     expect(objectLevel.Resource).toBe(`${BUCKET}/relatorio_*`);
     const list = s3.find((s: any) => asList(s.Action).includes('s3:ListBucket'));
     expect(list.Resource).toBe(BUCKET);
     expect(list.Condition.StringLike['s3:prefix']).toEqual(['relatorio_*']);
-    expect(s3.flatMap((s: any) => asList(s.Action)).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    expect(s3.flatMap((s: any) => asList(s.Action)).sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
     expect(policy.Statement.every((s: any) => s.Effect === 'Allow' && !asList(s.Resource).includes('*'))).toBe(true);
   });
 

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { S3StorageConfig } from '../../src/config/config.ts';
-import { AccessWasDenied, ConfigurationIsInvalid, ReportAlreadyPublished, TransientFailure } from '../../src/errors.ts';
+import { AccessWasDenied, ConditionNotMet, ConfigurationIsInvalid, TransientFailure } from '../../src/errors.ts';
 import { s3Client } from '../../src/storage/s3-client.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import { uploadToS3 } from '../../src/storage/s3-upload.ts';
@@ -238,16 +238,16 @@ describeOnS3Servers('S3 storage', (current) => {
       const [a, b] = [Buffer.alloc(6 * MiB, 'a'), Buffer.alloc(6 * MiB, 'b')];
       const results = await Promise.allSettled([write(storage, key, [a], 'fail'), write(storage, key, [b], 'fail')]);
       expect(results.filter((r) => r.status === 'fulfilled'), `round ${round}`).toHaveLength(1);
-      expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(ReportAlreadyPublished);
+      expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toBeInstanceOf(ConditionNotMet);
       const stored = (await read(key))!;
       expect(stored.equals(a) || stored.equals(b)).toBe(true);
     }
   });
 
-  it('answers a conditional write on an existing key with ReportAlreadyPublished (412), for multipart too', async () => {
+  it('answers a conditional write on an existing key with ConditionNotMet (412), for multipart too', async () => {
     const { storage } = await s3UnderTest();
     await write(storage, 'r.csv', [randomBytes(6 * MiB)]);
-    await expect(write(storage, 'r.csv', [randomBytes(6 * MiB)], 'fail')).rejects.toBeInstanceOf(ReportAlreadyPublished);
+    await expect(write(storage, 'r.csv', [randomBytes(6 * MiB)], 'fail')).rejects.toBeInstanceOf(ConditionNotMet);
   });
 
   describe('through a faulty network', () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ReportAlreadyPublished } from '../../src/errors.ts';
+import { ConditionNotMet } from '../../src/errors.ts';
 import type { ReportStorage, WriteOptions } from '../../src/storage/report-storage.ts';
 
 /** A provider under test, plus the back door a test needs to see what really landed. */
@@ -67,7 +67,7 @@ export function describeStorageConformance(provider: string, setup: () => Promis
     it('refuses to replace an existing report when told to fail, leaving it untouched', async () => {
       const { storage, read, listAll } = await setup();
       await storage.write('r.csv', chunks(Buffer.from('first')), options());
-      await expect(storage.write('r.csv', chunks(Buffer.from('second')), options({ ifExists: 'fail' }))).rejects.toBeInstanceOf(ReportAlreadyPublished);
+      await expect(storage.write('r.csv', chunks(Buffer.from('second')), options({ ifExists: 'fail' }))).rejects.toBeInstanceOf(ConditionNotMet);
       expect((await read('r.csv'))!.toString()).toBe('first');
       expect(await listAll()).toEqual(['r.csv']);
     });
@@ -82,9 +82,46 @@ export function describeStorageConformance(provider: string, setup: () => Promis
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-      expect(rejected.reason).toBeInstanceOf(ReportAlreadyPublished);
+      expect(rejected.reason).toBeInstanceOf(ConditionNotMet);
       const stored = (await read('race.csv'))!;
       expect(stored.equals(a) || stored.equals(b)).toBe(true);
+    });
+
+    it('reports the identity it stored, and head, read and remove agree with it', async () => {
+      const { storage, read, listAll } = await setup();
+      const written = await storage.write('id.csv', chunks(Buffer.from('identity')), options({ metadata: { run_id: 'run-1' } }));
+      const head = await storage.head('id.csv', options().signal);
+      expect(head).toMatchObject({ etag: written.object.etag, size: 8 });
+      expect(written.object.etag).not.toBe('');
+      const got = await storage.read('id.csv', options().signal);
+      expect(got?.bytes.toString()).toBe('identity');
+      expect(got?.object.etag).toBe(written.object.etag);
+      expect(await storage.head('missing.csv', options().signal)).toBeUndefined();
+      expect(await storage.read('missing.csv', options().signal)).toBeUndefined();
+      await expect(storage.remove('id.csv', { signal: options().signal, ifMatch: 'not-its-etag' })).rejects.toBeInstanceOf(ConditionNotMet);
+      expect(await read('id.csv')).toBeDefined();
+      await storage.remove('id.csv', { signal: options().signal, ifMatch: written.object.etag });
+      expect(await listAll()).toEqual([]);
+      // Gone already: what a retried delete finds.
+      await storage.remove('id.csv', { signal: options().signal, ifMatch: written.object.etag });
+    });
+
+    it('replaces only the object named by If-Match, and never one that changed since', async () => {
+      const { storage, read } = await setup();
+      const first = await storage.write('m.csv', chunks(Buffer.from('first')), options());
+      const second = await storage.write('m.csv', chunks(Buffer.from('second')), options({ ifMatch: first.object.etag }));
+      expect((await read('m.csv'))!.toString()).toBe('second');
+      await expect(storage.write('m.csv', chunks(Buffer.from('third')), options({ ifMatch: first.object.etag }))).rejects.toBeInstanceOf(ConditionNotMet);
+      expect((await read('m.csv'))!.toString()).toBe('second');
+      expect(second.object.etag).not.toBe(first.object.etag);
+    });
+
+    it('makes nothing visible when the step before publishing fails', async () => {
+      const { storage, read, listAll } = await setup();
+      const refused = new Error('fence: lock lost');
+      await expect(storage.write('f.csv', chunks(Buffer.from('x')), options({ beforePublish: async () => { throw refused; } }))).rejects.toBe(refused);
+      expect(await read('f.csv')).toBeUndefined();
+      expect(await listAll()).toEqual([]);
     });
 
     it('leaves nothing behind when the body fails midway, and rethrows the body’s error', async () => {

@@ -19,13 +19,21 @@ export type Fault =
   /** Forward only once `until` settles, reading nothing of the request before (a busy server). */
   | { readonly hold: Promise<void> }
   /** Forward, then rewrite the response headers. */
-  | { readonly rewriteResponse: (headers: IncomingHttpHeaders) => IncomingHttpHeaders };
+  | { readonly rewriteResponse: (headers: IncomingHttpHeaders) => IncomingHttpHeaders }
+  /**
+   * Forward the request (the server applies it), then lose the answer: the server's response is
+   * read in full and the client's connection is cut without a byte of it. The client cannot tell
+   * this from a request that never arrived; its retry meets the new state.
+   */
+  | { readonly loseResponse: true };
 
 export interface FaultRule {
   readonly match: (request: SeenRequest) => boolean;
   readonly fault: Fault;
   /** How many matching requests get the fault (default: every one). */
   times?: number;
+  /** Called when a request gets the fault (before it is applied). */
+  readonly onMatch?: (request: SeenRequest) => void;
 }
 
 /**
@@ -88,6 +96,12 @@ export class FaultProxy {
     return this;
   }
 
+  /** Removes every rule: requests are forwarded untouched from now on. */
+  clear(): this {
+    this.#rules.length = 0;
+    return this;
+  }
+
   async close(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -99,6 +113,7 @@ export class FaultProxy {
     const rule = this.#rules.find((candidate) => (candidate.times ?? Infinity) > 0 && candidate.match(seen));
     if (rule && rule.times !== undefined) rule.times--;
     const fault = rule?.fault;
+    rule?.onMatch?.(seen);
 
     if (fault && 'status' in fault) {
       req.resume();
@@ -126,6 +141,11 @@ export class FaultProxy {
   #forward(seen: SeenRequest, req: http.IncomingMessage, res: http.ServerResponse, fault: Fault | undefined): void {
     const destination = /^https?:\/\//.test(seen.url) ? new URL(seen.url) : new URL(seen.url, this.#target);
     const upstream = http.request(destination, { method: seen.method, headers: req.headers }, (answer) => {
+      if (fault && 'loseResponse' in fault) {
+        answer.resume();
+        answer.once('end', () => req.socket.destroy());
+        return;
+      }
       const headers = fault && 'rewriteResponse' in fault ? fault.rewriteResponse({ ...answer.headers }) : answer.headers;
       res.writeHead(answer.statusCode ?? 502, headers);
       answer.pipe(res);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../support/child-processes.ts';
@@ -11,7 +12,7 @@ import { METRIC, SPAN } from '../../src/telemetry/names.ts';
 
 const collector = inject('collector');
 const REPORT_DATE = ['--date', '2024-10-05'];
-const PHASES = [SPAN.config, SPAN.connect, SPAN.extract, SPAN.upload, SPAN.manifest];
+const PHASES = [SPAN.config, SPAN.lock, SPAN.connect, SPAN.extract, SPAN.upload, SPAN.manifest];
 const ERROR = 2; // OTLP status code
 
 /** Waits for the collector's file exporter to write what the run exported: its root span and its runs metric. */
@@ -67,6 +68,10 @@ describe.skipIf(!('endpoint' in collector))('traces and metrics, received by a r
       expect(span!.traceId).toBe(root.traceId);
       expect(span!.parentSpanId, `${phase} is a child of the run`).toBe(root.spanId);
     }
+    // The manifest names the run's trace (it was always null: issue 13, failure 5).
+    const manifest = JSON.parse(readFileSync(join(db.outDir, 'relatorio_20241005.csv.manifest.json'), 'utf8'));
+    expect(manifest.trace_id).toBe(root.traceId);
+    expect(manifest.run_id).toBe(summary.run_id);
     const extract = spans.find((s) => s.name === SPAN.extract)!;
     expect(extract.attributes).toMatchObject({ 'db.system.name': 'postgresql', 'db.namespace': db.name, 'daily_report.rows': summary.rows });
     // The SQL file's text, with its :named parameters — never their values.

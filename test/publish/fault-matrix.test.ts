@@ -1,0 +1,87 @@
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { PUBLISH_STEPS } from '../../src/publish/publish-steps.ts';
+import { queryFile } from '../support/report-files.ts';
+import { runInProcess, type FaultKind } from '../support/publish-worlds.ts';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
+import { LARGE_ROWS, matrixCases, newWorld, reportQuery, SMALL_ROWS, type Size } from './fault-matrix-cases.ts';
+import { expectI1I2, expectI5, expectPublishedPair, type Previous } from './publish-invariants.ts';
+
+/**
+ * The fault matrix, generated from the protocol's own list of steps (PUBLISH_STEPS): for every
+ * step, provider, fault and starting state, one real run (this process, the real database, moto /
+ * Azurite through the fault proxy, or a folder through a faulting file-system seam), then the
+ * storage's real state checked against the invariants, then a rerun that must converge to a
+ * correct published pair. SIGKILL, which needs a process to kill, is in fault-matrix-kill.test.ts.
+ */
+
+const FAULTS: readonly FaultKind[] = ['persistent 5xx', 'response lost', 'SIGTERM while held'];
+const s3 = inject('s3');
+
+describe('the publishing fault matrix', () => {
+  let db: TestDatabase;
+  const sqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
+  const rowsOf: Record<Size, number> = { 'one part': SMALL_ROWS, multipart: LARGE_ROWS };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('matrix');
+    sqlFiles['one part'] = await queryFile(db.outDir, 'small', reportQuery(SMALL_ROWS, 5));
+    sqlFiles.multipart = await queryFile(db.outDir, 'large', reportQuery(LARGE_ROWS, 80));
+  });
+
+  const cases = matrixCases(FAULTS).filter((c) => c.provider !== 's3' || 'url' in s3);
+
+  it('covers every step of the protocol, for every provider it applies to', () => {
+    for (const step of PUBLISH_STEPS) {
+      for (const provider of ['s3', 'azure', 'local'] as const) {
+        if (step.requests[provider] === undefined || (provider === 's3' && !('url' in s3))) continue;
+        expect(cases.some((c) => c.step.name === step.name && c.provider === provider), `${step.name} on ${provider}`).toBe(true);
+      }
+    }
+    // The size the README and docs/publishing.md quote.
+    expect(matrixCases([...FAULTS, 'SIGKILL while held']).length).toBe(244);
+  });
+
+  describe.concurrent.each(cases)('$provider › $step.name › $fault › $prior › $size', ({ provider, step, fault, prior, size }) => {
+    it('keeps I1, I2 and I5, and a rerun converges to a correct pair', async () => {
+      const world = await newWorld(provider);
+      const rows = rowsOf[size];
+      const ifExists = prior === 'over an existing report' ? 'overwrite' : 'fail';
+      try {
+        let previous: Previous | undefined;
+        if (prior === 'over an existing report') {
+          const first = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists: 'overwrite' });
+          expect(first.error, 'the run that makes the previous report').toBeUndefined();
+          const state = await world.state();
+          previous = { csv: state.csv!.bytes, manifest: state.manifest! };
+        }
+
+        const controller = new AbortController();
+        const injected = world.inject(step.requests[provider]!, fault, {
+          released: controller.signal,
+          ...(fault === 'SIGTERM while held' ? { onHeld: () => setTimeout(() => controller.abort(new Error('received SIGTERM')), 20) } : {}),
+        });
+        const run = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists, signal: controller.signal });
+        const context = `${provider} ${step.name} ${fault} ${prior} ${size}: ${run.error ? `failed: ${(run.error as Error).message}` : run.summary?.outcome}`;
+        // The fault really met the step's request.
+        expect(injected.hits(), `${context}: the fault never met the step's request`).toBeGreaterThan(0);
+        const after = await world.state();
+        expectI1I2(after, rows, previous, context);
+        expectI5(run, after, context);
+        if (run.error === undefined) expect(run.summary?.outcome).toBe('published');
+        // A run that failed says what it left (the previous pair, or a CSV without a manifest).
+        if (run.error !== undefined && previous && after.manifest?.run_id === previous.manifest.run_id) {
+          expect(after.csv!.bytes.equals(previous.csv), `${context}: the previous manifest stands beside another CSV`).toBe(true);
+        }
+
+        world.clear();
+        const rerun = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists });
+        const converged = await world.state();
+        const rerunContext = `${context} → rerun: ${rerun.error ? `failed: ${(rerun.error as Error).message}` : rerun.summary?.outcome}`;
+        if (rerun.error !== undefined) expect((rerun.error as Error).name, rerunContext).toBe('ReportAlreadyPublished');
+        expectPublishedPair(converged, rows, rerunContext);
+      } finally {
+        await world.close();
+      }
+    }, 120_000);
+  });
+});
