@@ -75,6 +75,14 @@ export class S3Storage implements ReportStorage {
   }
 
   async remove(key: string, options: { signal: AbortSignal; ifMatch: string }): Promise<void> {
+    // Some S3-compatible servers (MinIO) ignore If-Match on DeleteObject and delete whatever is
+    // there: the ETag is checked first, so only a replace in the instant between the two requests
+    // could slip through (the lock bounds that; docs/s3-compatible.md). AWS S3 enforces it atomically.
+    const current = await this.head(key, options.signal);
+    if (current === undefined) return; // deleted already (by our own earlier attempt whose answer was lost)
+    if (current.etag !== options.ifMatch) {
+      throw new ConditionNotMet(`${this.locate(key)} changed (ETag ${current.etag} ≠ ${options.ifMatch}): not deleting it`, { phase: 'upload', context: { location: this.locate(key) } });
+    }
     try {
       await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfMatch: options.ifMatch }), { abortSignal: options.signal });
     } catch (error) {
