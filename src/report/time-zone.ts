@@ -1,3 +1,5 @@
+import type { WallClock } from '../csv/csv-rules.ts';
+
 /**
  * IANA time zones, to the second, through the ICU data that ships with Node (`Intl`).
  *
@@ -5,16 +7,8 @@
  * nothing here rounds them to minutes. Calendar arithmetic is proleptic Gregorian, as PostgreSQL's.
  */
 
-/** A local date and time in a zone, and the zone's offset then (seconds east of UTC). */
-export interface LocalTime {
-  readonly year: number;
-  readonly month: number;
-  readonly day: number;
-  readonly hour: number;
-  readonly minute: number;
-  readonly second: number;
-  readonly offsetSeconds: number;
-}
+/** A local date and time in a zone (the contract's wall clock, to the second), and the zone's offset then (seconds east of UTC). */
+export type LocalTime = Omit<WallClock, 'microsecond' | 'offsetSeconds'> & { readonly offsetSeconds: number };
 
 // An IANA name: "UTC", "America/Sao_Paulo", "Etc/GMT+3". Not an offset ("-03:00", "+05:30"),
 // which Intl accepts but PostgreSQL reads as a POSIX zone, with the opposite sign.
