@@ -47,7 +47,7 @@ async function serverState(): Promise<{ roles: Map<string, string>; databases: S
 }
 
 describe('npm run demo', () => {
-  it('ignores the PG* variables of a shell pointed at another server, and publishes from a private one', async () => {
+  it('ignores the PG* variables of a shell pointed at another server (PGSSLMODE and PGOPTIONS too), and publishes from a private one', async () => {
     const connections: number[] = [];
     const trap = createServer((socket) => {
       connections.push(Date.now());
@@ -56,7 +56,12 @@ describe('npm run demo', () => {
     const port = await freePort();
     await new Promise<void>((resolve) => trap.listen(port, '127.0.0.1', resolve));
     try {
-      const result = await runDemo([], { PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGPASSWORD: 'production', PGDATABASE: 'app' });
+      // node-postgres reads PGSSLMODE and PGOPTIONS for any client that leaves them out: a production
+      // shell's verify-full (the private server's certificate is self-signed) or read-only sessions.
+      const result = await runDemo([], {
+        PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres', PGPASSWORD: 'production', PGDATABASE: 'app',
+        PGSSLMODE: 'verify-full', PGOPTIONS: '-c default_transaction_read_only=on', PGAPPNAME: 'production-shell',
+      });
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout.trim()).toMatch(/daily-report-demo-\w+\/relatorio_\d{8}\.csv$/);
       expect(connections).toEqual([]);

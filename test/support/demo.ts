@@ -17,6 +17,7 @@ import { parse } from 'csv-parse';
 import { createDemoDatabase, quoteIdentifier, quoteLiteral, READER_ROLE, setReaderPassword } from './demo-database.ts';
 import { adminClient, startPostgres, type PostgresEndpoint, type RunningPostgres } from './postgres-server.ts';
 import { MAIN } from './run-cli.ts';
+import { forgetPgVariables } from './pg-environment.ts';
 import { humanDestination } from '../../src/log/human-log.ts';
 
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
@@ -166,6 +167,8 @@ function withoutPgVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 let exitCode = 1;
+// Without --use-env the shell's PG* (PGSSLMODE, PGOPTIONS …) must not reach even the demo's own clients.
+if (!args['use-env']) forgetPgVariables();
 try {
   const postgres = await startPostgres(say, { usePgEnv: args['use-env'] });
   try {
