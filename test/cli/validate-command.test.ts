@@ -46,6 +46,15 @@ describe('daily-report validate', () => {
     expect(errorOf(failed).err.message).toContain('at line 1, column 96 of');
   });
 
+  it('exits 3 on a data error PostgreSQL raises while planning, naming its line and column in the file', async () => {
+    const db = await createTestDatabase('validate_cast');
+    const sqlFile = await queryFile(db.outDir, 'cast', `SELECT now() AS data_extracao, 'x' AS nome_usuario, 1 AS id_transacao, 1.5 AS valor_transacao,
+  'ok' AS status_transacao WHERE 1 = 'a' + 1`);
+    const result = await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: sqlFile } });
+    expect(result.code).toBe(3);
+    expect(errorOf(result).err.message).toMatch(/^the database raised a data error on the report query at line 2, column 38 of .*invalid input syntax for type integer: "a"/);
+  });
+
   it('exits 4 when the role may not read a table the query uses', async () => {
     const db = await createTestDatabase('validate_denied');
     await sql(db, 'CREATE TABLE segredo (id int)');
