@@ -29,24 +29,12 @@ export default async function setup(project: TestProject) {
     if (process.env.CI) throw new Error(`the telemetry tests need the OpenTelemetry Collector and CI=true forbids skipping them: ${collectorBuilt}`);
     log(`!!! TELEMETRY TESTS SKIPPED: ${collectorBuilt}`);
   }
-  const started = await Promise.allSettled([
+  const [postgres, s3, azurite, collector] = await Promise.all([
     startPostgres(log),
     typeof moto === 'string' ? startMoto(moto) : undefined,
     startAzurite(azuriteMain),
     collectorBuilt === true ? startCollector() : undefined,
-  ] as const);
-  const failed = started.find((result) => result.status === 'rejected');
-  if (failed) {
-    // No teardown runs when setup throws: stop what did start, or it outlives the test run.
-    await Promise.allSettled(started.map((result) => (result.status === 'fulfilled' ? result.value?.stop() : undefined)));
-    throw failed.reason;
-  }
-  const [postgres, s3, azurite, collector] = started.map((result) => (result as PromiseFulfilledResult<unknown>).value) as [
-    Awaited<ReturnType<typeof startPostgres>>,
-    Awaited<ReturnType<typeof startMoto>> | undefined,
-    Awaited<ReturnType<typeof startAzurite>>,
-    Awaited<ReturnType<typeof startCollector>> | undefined,
-  ];
+  ]);
   if (collector) log(`started the OpenTelemetry Collector (OTLP/HTTP) on ${collector.endpoint}`);
   project.provide('collector', collector ? { endpoint: collector.endpoint, output: collector.output } : { skipped: collectorBuilt as string });
   if (s3) log(`started moto_server (S3) on ${s3.url}`);
