@@ -1,4 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { forgetPgVariables } from './test/support/pg-environment.ts';
+
+// The tests use servers of their own only: the shell's PG* (PGSSLMODE, PGOPTIONS …, read by
+// node-postgres for every client) must not reach them. Before the workers fork, so none inherits them.
+forgetPgVariables();
 
 /** The image tier: `npm run test:image` (buildah builds the Dockerfile; the job runs inside the image). */
 export default defineConfig({

@@ -17,9 +17,12 @@ if (major < 24) {
 
 // A reader that stops early (`daily-report run --dry-run | head`) closes the pipe: like any Unix
 // tool, end quietly with what was written instead of an EPIPE stack trace and exit 1.
+// Any other failure to write stdout (`> r.csv` on a full disk: ENOSPC) is named in one line, not a
+// stack trace; exit 1, as for other I/O a retry may get past.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.ok);
-  throw error;
+  process.stderr.write(`daily-report: cannot write to standard output: ${error.message}; the output is incomplete (check the disk or file it goes to)\n`);
+  process.exit(ExitCode.transient);
 });
 
 // Telemetry first, before the modules it observes are loaded.

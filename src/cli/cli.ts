@@ -28,7 +28,7 @@ export async function runCli(args: readonly string[], context: CommandContext, s
     code = result;
   };
   try {
-    await yargs([...args])
+    await yargs(lonelyDashAsValue(args))
       .scriptName('daily-report')
       .usage('$0 <command> [options]\n\nThe nightly PostgreSQL → CSV report job.')
       .command(runCommandModule(context, done))
@@ -58,4 +58,22 @@ export async function runCli(args: readonly string[], context: CommandContext, s
     return ExitCode.transient;
   }
   return code;
+}
+
+/**
+ * `--out -` is how Unix tools name stdout, but yargs takes a lone `-` for a positional argument
+ * (and strict mode then refuses it): hand it over as `--out=-`.
+ */
+function lonelyDashAsValue(args: readonly string[]): string[] {
+  const result: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg.startsWith('--') && arg.length > 2 && !arg.includes('=') && args[i + 1] === '-') {
+      result.push(`${arg}=-`);
+      i++;
+    } else {
+      result.push(arg);
+    }
+  }
+  return result;
 }

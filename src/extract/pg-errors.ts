@@ -38,10 +38,12 @@ export function classifyDatabaseError(error: unknown, phase: Phase, db: Database
     if (['08', '40', '53', '57', '58'].includes(cls) || sqlState === '25P03' || sqlState === '55P03') {
       return new TransientFailure(`database ${where} failed transiently: ${detail}`, options);
     }
-    if (cls === '22') return new ReportDataIsInvalid(`the database raised a data error while streaming the report: ${detail}`, options);
+    const inFile = e.position && statement ? positionInQuery(Number(e.position), statement) : undefined;
+    const at = inFile ? ` at ${inFile}` : e.position ? ` at character ${e.position} of the statement sent` : '';
+    // Raised while planning too (a constant that does not cast: `status = 'a' + 1`), which validate
+    // meets without reading a row: name the place in the file when PostgreSQL gives one.
+    if (cls === '22') return new ReportDataIsInvalid(`the database raised a data error on the report query${at}: ${detail}`, options);
     if (cls === '42' || cls === '0A' || cls === '25' || cls === '26' || cls === '34') {
-      const inFile = e.position && statement ? positionInQuery(Number(e.position), statement) : undefined;
-      const at = inFile ? ` at ${inFile}` : e.position ? ` at character ${e.position} of the statement sent` : '';
       return new QueryIsInvalid(`the report query cannot run${at}: ${detail} — fix REPORT_SQL_FILE`, options);
     }
     return new TransientFailure(`database ${where} failed: ${detail}`, options);

@@ -63,12 +63,15 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
       // The window of date D ends at D 00:00: before then the report would be partial, under its final name.
       context.problem(context.date === undefined ? 'REPORT_DATE' : '--date', `${date} is in the future in ${timezone} (the report's zone): a report covers a day that has ended`);
     }
-    if (!context.failed('REPORT_SQL_FILE')) checkQuery(v.REPORT_SQL_FILE.path, v.REPORT_SQL_FILE.text, context);
+    // Notepad and "UTF-8 with BOM" editors start the file with U+FEFF, which PostgreSQL reads as part of
+    // the first word (`syntax error at or near "SELECT"` with an invisible character): it is not SQL.
+    const sqlText = context.failed('REPORT_SQL_FILE') ? '' : v.REPORT_SQL_FILE.text.replace(/^\uFEFF/, '');
+    if (!context.failed('REPORT_SQL_FILE')) checkQuery(v.REPORT_SQL_FILE.path, sqlText, context);
     return {
       report: {
         date,
         timezone: timezone ?? 'UTC',
-        query: { file: v.REPORT_SQL_FILE.path, text: v.REPORT_SQL_FILE.text },
+        query: { file: v.REPORT_SQL_FILE.path, text: sqlText },
         statementTimeoutMs: v.REPORT_STATEMENT_TIMEOUT,
         engine: v.REPORT_ENGINE,
         fetchRows: v.REPORT_FETCH_ROWS,

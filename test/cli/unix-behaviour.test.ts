@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { errorOf, filesIn, queryFile } from '../support/report-files.ts';
@@ -63,6 +64,33 @@ describe('daily-report as a Unix command', () => {
     expect(stderr).not.toMatch(/EPIPE/);
     expect(parseLogLines(stderr).filter((line) => line.level === 'error')).toEqual([]);
     expect(code).toBe(0);
+  });
+
+  it('takes `--out -` for stdout, as --help and the README say', async () => {
+    const fewRows = await queryFile(db.outDir, 'few', `SELECT :extracted_at::timestamptz AS data_extracao, 'nome ' || g AS nome_usuario, g AS id_transacao,
+      g * 0.01 AS valor_transacao, 'ok' AS status_transacao FROM generate_series(1, 3) AS g`);
+    const result = await runDailyReport(['run', '--dry-run', '--out', '-', ...REPORT_DATE], { env: { ...db.env, REPORT_SQL_FILE: fewRows } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.split('\r\n')).toHaveLength(5); // header, 3 rows, and the final CRLF
+    expect(await filesIn(db.outDir)).not.toContain('-');
+  });
+
+  it('when stdout cannot be written (`> r.csv` on a full disk), says so in one line and exits 1, without a stack trace', async () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [MAIN, 'run', '--dry-run', ...REPORT_DATE], {
+        env: { PATH: process.env.PATH, LOG_FORMAT: 'json', ...db.env, REPORT_SQL_FILE: slowSql },
+        stdio: ['ignore', full, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      expect(code, stderr).toBe(1);
+      expect(stderr).toContain('daily-report: cannot write to standard output: ENOSPC');
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      closeSync(full);
+    }
   });
 
   it('runs from a checkout as `npx daily-report`, with only the command output on stdout', async () => {

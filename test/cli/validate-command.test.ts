@@ -35,6 +35,26 @@ describe('daily-report validate', () => {
     expect(errorOf(result).err).toMatchObject({ class: 'ReportContractViolated', exit_code: 3 });
   });
 
+  it('takes a query file saved with a UTF-8 BOM (Notepad, "UTF-8 with BOM") and points errors at the columns the editor shows', async () => {
+    const db = await createTestDatabase('validate_bom');
+    const good = await queryFile(db.outDir, 'bom', `\uFEFFSELECT now() AS data_extracao, 'x' AS nome_usuario, 1 AS id_transacao, 1.5 AS valor_transacao, 'ok' AS status_transacao`);
+    const ok = await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: good } });
+    expect(ok.code, ok.stderr).toBe(0);
+    const typo = await queryFile(db.outDir, 'bom_typo', `\uFEFFSELECT now() AS data_extracao, 'x' AS nome_usuario, 1 AS id_transacao, 1.5 AS valor_transacao, nope AS status_transacao`);
+    const failed = await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: typo } });
+    expect(failed.code).toBe(2);
+    expect(errorOf(failed).err.message).toContain('at line 1, column 96 of');
+  });
+
+  it('exits 3 on a data error PostgreSQL raises while planning, naming its line and column in the file', async () => {
+    const db = await createTestDatabase('validate_cast');
+    const sqlFile = await queryFile(db.outDir, 'cast', `SELECT now() AS data_extracao, 'x' AS nome_usuario, 1 AS id_transacao, 1.5 AS valor_transacao,
+  'ok' AS status_transacao WHERE 1 = 'a' + 1`);
+    const result = await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: sqlFile } });
+    expect(result.code).toBe(3);
+    expect(errorOf(result).err.message).toMatch(/^the database raised a data error on the report query at line 2, column 38 of .*invalid input syntax for type integer: "a"/);
+  });
+
   it('exits 4 when the role may not read a table the query uses', async () => {
     const db = await createTestDatabase('validate_denied');
     await sql(db, 'CREATE TABLE segredo (id int)');

@@ -17,9 +17,32 @@ import { parse } from 'csv-parse';
 import { createDemoDatabase, quoteIdentifier, quoteLiteral, READER_ROLE, setReaderPassword } from './demo-database.ts';
 import { adminClient, startPostgres, type PostgresEndpoint, type RunningPostgres } from './postgres-server.ts';
 import { MAIN } from './run-cli.ts';
+import { forgetPgVariables } from './pg-environment.ts';
 import { humanDestination } from '../../src/log/human-log.ts';
 
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
+
+/**
+ * What a Ctrl-C or a SIGTERM must still undo, latest first: the running job, the demo's database and
+ * role (on someone's server with --use-env), the private server and its 150 MB directory. Without
+ * this, Node dies on the signal and skips every `finally`.
+ */
+const undo: Array<() => Promise<void>> = [];
+function undoOnSignal(step: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  const once = () => (done ??= step());
+  undo.unshift(once);
+  return once;
+}
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(signal, () => {
+    say(`${signal}: cleaning up before exiting`);
+    void (async () => {
+      for (const step of undo) await step().catch((error: Error) => say(`cleaning up failed: ${error.message}`));
+      process.exit(code);
+    })();
+  });
+}
 
 const { values: args } = parseArgs({
   options: {
@@ -68,7 +91,8 @@ async function sharedTarget(endpoint: PostgresEndpoint): Promise<DemoTarget> {
   } finally {
     await admin.end();
   }
-  const cleanUp = async () => {
+  // Registered at once: a Ctrl-C while the sample is loaded must drop the role and database too.
+  const cleanUp = undoOnSignal(async () => {
     const client = await adminClient(endpoint);
     try {
       await client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)} WITH (FORCE)`);
@@ -77,7 +101,7 @@ async function sharedTarget(endpoint: PostgresEndpoint): Promise<DemoTarget> {
     } finally {
       await client.end();
     }
-  };
+  });
   try {
     say(`creating the database and the role ${name} on ${endpoint.host}:${endpoint.port} (dropped at the end)`);
     await createDemoDatabase(endpoint, name, DATA, name);
@@ -115,6 +139,11 @@ function runJob(env: NodeJS.ProcessEnv): Promise<{ exitCode: number; summary?: R
         show.write(`${line}\n`);
         if (line.includes('"phase":"summary"')) summary = JSON.parse(line);
       }
+    });
+    const closed = new Promise<void>((done) => child.once('close', () => done()));
+    undoOnSignal(async () => {
+      child.kill('SIGTERM');
+      await closed;
     });
     child.once('close', (code) => resolve({ exitCode: code ?? 1, summary }));
   });
@@ -166,13 +195,18 @@ function withoutPgVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 let exitCode = 1;
+// Without --use-env the shell's PG* (PGSSLMODE, PGOPTIONS …) must not reach even the demo's own clients.
+if (!args['use-env']) forgetPgVariables();
 try {
   const postgres = await startPostgres(say, { usePgEnv: args['use-env'] });
+  const stop = undoOnSignal(async () => {
+    await postgres.stop();
+    if (postgres.endpoint.embedded) say('stopped and deleted the private PostgreSQL');
+  });
   try {
     exitCode = await demo(postgres);
   } finally {
-    await postgres.stop();
-    if (postgres.endpoint.embedded) say('stopped and deleted the private PostgreSQL');
+    await stop();
   }
 } catch (error) {
   say(`failed: ${(error as Error).message}`);
