@@ -40,14 +40,14 @@ export default async function setup(project: TestProject) {
     if (process.env.CI) throw new Error(`the telemetry tests need the OpenTelemetry Collector and CI=true forbids skipping them: ${collectorBuilt}`);
     log(`!!! TELEMETRY TESTS SKIPPED: ${collectorBuilt}`);
   }
-  const [postgres, s3, minio, minioWithoutKms, azurite, collector] = await Promise.all([
+  const [postgres, s3, minio, minioWithoutKms, azurite, collector] = await startAll([
     startPostgres(log),
     typeof moto === 'string' ? startMoto(moto) : undefined,
     minioBuilt === true ? startMinio({ kms: true }) : undefined,
     minioBuilt === true ? startMinio({ kms: false }) : undefined,
     startAzurite(azuriteMain),
     collectorBuilt === true ? startCollector() : undefined,
-  ]);
+  ] as const);
   if (collector) log(`started the OpenTelemetry Collector (OTLP/HTTP) on ${collector.endpoint}`);
   project.provide('collector', collector ? { endpoint: collector.endpoint, output: collector.output } : { skipped: collectorBuilt as string });
   if (s3) log(`started moto_server (S3) on ${s3.url}`);
@@ -66,4 +66,18 @@ export default async function setup(project: TestProject) {
   return async () => {
     await Promise.all([postgres.stop(), s3?.stop(), minio?.stop(), minioWithoutKms?.stop(), azurite.stop(), collector?.stop()]);
   };
+}
+
+/**
+ * Starts every server at once; if one fails, stops those that did start before rethrowing, so a
+ * failed setup leaves no moto, MinIO or Collector running after vitest exits.
+ */
+async function startAll<const T extends readonly (Promise<{ stop(): Promise<void> } | undefined> | undefined)[]>(starts: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(settled.map((result) => (result.status === 'fulfilled' ? result.value?.stop() : undefined)));
+    throw failed.reason;
+  }
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
