@@ -136,6 +136,12 @@ export interface BuildContext {
   /** True when the variable's value was refused (checks that build on it would only add noise). */
   failed(name: string): boolean;
   problem(name: string, text: string): void;
+  /**
+   * The domain will write into this directory: the loader checks (after every build, before anything
+   * is contacted) that it is a writable directory or can be created, so a file there is exit 2 at once
+   * rather than ENOTDIR after the extraction.
+   */
+  requireDirectory(name: string, path: string): void;
 }
 
 /** A domain's settings: the spec, and the step that turns its values into its part of the configuration. */

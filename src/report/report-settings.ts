@@ -10,15 +10,28 @@ export const DEFAULT_SQL_FILE = fileURLToPath(new URL('../../sql/report.sql', im
 
 const DELIMITERS: Record<string, string> = { ',': ',', ';': ';', '|': '|', '\t': '\t', '\\t': '\t', tab: '\t' };
 const DATE_PROBLEM = 'must be a calendar date YYYY-MM-DD (example: 2024-10-05)';
+/**
+ * The earliest report date. Before year 1 the window cannot be written as a timestamptz literal
+ * (exit 1, "a bug"), in year 1 PostgreSQL refuses it after connecting (exit 3); nothing real is older.
+ */
+export const EARLIEST_REPORT_DATE = '1900-01-01';
+const EARLY_PROBLEM = `must be ${EARLIEST_REPORT_DATE} or later (example: 2024-10-05)`;
+/**
+ * Intl and Luxon take a UTC offset (`+03:00`) for a zone, PostgreSQL's TimeZone reads the same text
+ * as a POSIX rule (3 hours *west*): every timestamp in the report would carry the opposite offset.
+ */
+const OFFSET_ZONE_PROBLEM = 'must be an IANA zone name, not a UTC offset (PostgreSQL reads "+03:00" as 3 hours west of UTC): use a city zone such as America/Sao_Paulo, or Etc/GMT-3 for UTC+3';
+const isZoneName = (s: string) => /^[A-Za-z]/.test(s) && isTimezone(s);
+const zoneProblem = (s: string) => (isZoneName(s) ? undefined : /^[+-]\d/.test(s) ? OFFSET_ZONE_PROBLEM : 'must be an IANA time zone (example: America/Sao_Paulo)');
 
 export const REPORT_SETTINGS = defineSettings({
   REPORT_DATE: text({
-    form: 'date YYYY-MM-DD', defaultDoc: 'today in `REPORT_TIMEZONE`', check: (s) => (isReportDate(s) ? undefined : DATE_PROBLEM),
+    form: 'date YYYY-MM-DD', defaultDoc: 'today in `REPORT_TIMEZONE`', check: (s) => (!isReportDate(s) ? DATE_PROBLEM : s < EARLIEST_REPORT_DATE ? EARLY_PROBLEM : undefined),
     doc: "Report date `YYYY-MM-DD`; `--date` wins. A date after today in the report's zone is refused: its day has not ended.",
   }),
   REPORT_TIMEZONE: text({
     form: 'IANA time zone', defaultDoc: 'the process\'s zone (`TZ`, "server time")',
-    check: (s) => (isTimezone(s) ? undefined : 'must be an IANA time zone (example: America/Sao_Paulo)'),
+    check: zoneProblem,
     doc: "IANA zone of the report's day, e.g. `America/Sao_Paulo`.",
   }),
   REPORT_SQL_FILE: fileText({ maxBytes: 1024 * 1024, default: DEFAULT_SQL_FILE, defaultDoc: '`sql/report.sql` (shipped)', doc: 'The report query (see The query and its parameters).' }),
@@ -59,6 +72,8 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
     const date = context.date ?? v.REPORT_DATE;
     if (context.date !== undefined && !isReportDate(context.date)) {
       context.problem('--date', `must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(context.date)})`);
+    } else if (context.date !== undefined && context.date < EARLIEST_REPORT_DATE) {
+      context.problem('--date', `${EARLY_PROBLEM} (got ${JSON.stringify(context.date)})`);
     } else if (date !== undefined && timezone !== undefined && date > todayIn(timezone, context.now)) {
       // The window of date D ends at D 00:00: before then the report would be partial, under its final name.
       context.problem(context.date === undefined ? 'REPORT_DATE' : '--date', `${date} is in the future in ${timezone} (the report's zone): a report covers a day that has ended`);
@@ -89,7 +104,7 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
 function processZone(context: BuildContext): string | undefined {
   const tz = context.env.TZ;
   const zone = tz === undefined ? processTimezone() : tz.replace(/^:/, '');
-  if (tz === '' || !isTimezone(zone)) {
+  if (tz === '' || !isZoneName(zone)) {
     context.problem('TZ', `${tz === '' ? 'is empty' : `${JSON.stringify(tz)} is not an IANA time zone`}, so the report's zone is unknown: set REPORT_TIMEZONE (example: America/Sao_Paulo), or TZ to an IANA zone`);
     return undefined;
   }

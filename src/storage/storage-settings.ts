@@ -28,7 +28,7 @@ export const STORAGE_SETTINGS = defineSettings({
     doc: 'S3/Azure: a request silent this long (or taking this long in all) is dropped and retried. An S3 upload with no progress for twice this fails with exit 1.',
   }),
   STORAGE_MAX_ATTEMPTS: wholeNumber({ min: 1, max: 20, example: 5, default: '5', commands: STORAGE_COMMANDS, doc: 'S3/Azure: attempts per request (the SDKs back off between them).' }),
-  LOCAL_STORAGE_DIR: text({ default: './out', commands: STORAGE_COMMANDS, form: 'path of a directory', doc: 'Directory for `local`.' }),
+  LOCAL_STORAGE_DIR: text({ default: './out', commands: STORAGE_COMMANDS, form: 'path of a directory', doc: 'Directory for `local`: a writable directory, or one that can be created (a file there is refused before anything is contacted).' }),
   S3_BUCKET: text({
     default: DEFAULT_BUCKET, commands: STORAGE_COMMANDS, form: 'S3 bucket name', doc: 'Bucket.',
     check: (s) => (S3_BUCKET_NAME.test(s) ? undefined : 'must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'),
@@ -73,6 +73,7 @@ export const storageSettings: SettingsDomain<typeof STORAGE_SETTINGS, StorageCon
     const common = { requestTimeoutMs: v.STORAGE_REQUEST_TIMEOUT, maxAttempts: v.STORAGE_MAX_ATTEMPTS };
     switch (v.STORAGE_PROVIDER) {
       case 'local':
+        context.requireDirectory('LOCAL_STORAGE_DIR', v.LOCAL_STORAGE_DIR);
         return { provider: 'local', dir: v.LOCAL_STORAGE_DIR };
       case 's3': {
         const region = v.AWS_REGION ?? v.AWS_DEFAULT_REGION;

@@ -1,0 +1,89 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/errors.ts';
+import { errorOf, filesIn } from '../support/report-files.ts';
+import { runDailyReport } from '../support/run-cli.ts';
+
+/**
+ * Inputs an outside review (review-15) found accepted by the loader and failing late, wrongly or
+ * leakily: each is now exit 2 with its message, before the database is contacted.
+ */
+
+/** A TCP listener standing in for the database: it counts the connections the job opens. */
+async function countingListener(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, connections: () => connections, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'daily-report-late-'));
+const aFile = join(scratch, 'not-a-directory');
+writeFileSync(aFile, '');
+const sslModeFile = join(scratch, 'sslmode');
+writeFileSync(sslModeFile, 'verify-full\n');
+const SECRET = 'TOPSECRET-pw-9c1e';
+
+describe('inputs that used to fail late are exit 2 before any I/O (review-15)', () => {
+  it.each([
+    ['LOCAL_STORAGE_DIR naming a file (was: exit 1 "a bug", ENOTDIR after connecting)', { LOCAL_STORAGE_DIR: aFile }, /LOCAL_STORAGE_DIR: .*not-a-directory is a file, not a directory/],
+    ['LOCAL_STORAGE_DIR under a file (was: exit 1, ENOTDIR after connecting)', { LOCAL_STORAGE_DIR: join(aFile, 'reports') }, /LOCAL_STORAGE_DIR: .* cannot be created: .*not-a-directory is a file/],
+    ['PGSSLMODE_FILE holding verify-full (was: a warning, then a plaintext connection, exit 0)', { PGSSLMODE_FILE: sslModeFile }, /PGSSLMODE_FILE: PGSSLMODE cannot be read from a file \(set PGSSLMODE itself\)/],
+    ['REPORT_TIMEZONE=+03:00 (was: every timestamp written at -03:00, PostgreSQL reading it as POSIX)', { REPORT_TIMEZONE: '+03:00' }, /REPORT_TIMEZONE: must be an IANA zone name, not a UTC offset.*Etc\/GMT-3/],
+    ['TZ=+03:00 without REPORT_TIMEZONE (the same, through the process zone)', { REPORT_TIMEZONE: '', TZ: '+03:00' }, /TZ: "\+03:00" is not an IANA time zone/],
+    ['AWS_REGOIN (was: silently ignored)', { STORAGE_PROVIDER: 's3', AWS_REGION: 'sa-east-1', AWS_REGOIN: 'us-east-1' }, /AWS_REGOIN: is not a setting of daily-report; did you mean AWS_REGION\?/],
+  ])('%s', async (_, extra, message) => {
+    const database = await countingListener();
+    const outDir = mkdtempSync(join(scratch, 'out-'));
+    try {
+      const env = { PGHOST: '127.0.0.1', PGPORT: String(database.port), PGDATABASE: 'app', PGUSER: 'report_reader', REPORT_TIMEZONE: 'America/Sao_Paulo', LOCAL_STORAGE_DIR: outDir };
+      const result = await runDailyReport(['run', '--date', '2024-10-05'], { env: { ...env, ...extra } });
+      expect(result.code).toBe(ExitCode.invalidInput);
+      expect(errorOf(result).err.message).toMatch(message);
+      expect(await filesIn(outDir)).toEqual([]);
+      expect(database.connections()).toBe(0);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it.each([
+    ['0000-01-01', 'was: exit 1 "a bug" (a window before year 1)'],
+    ['0001-01-01', 'was: exit 3 after connecting (year 0 out of range)'],
+  ])('run --date %s is exit 2 before connecting (%s)', async (date) => {
+    const message = /--date: must be 1900-01-01 or later/;
+    const database = await countingListener();
+    try {
+      const env = { PGHOST: '127.0.0.1', PGPORT: String(database.port), PGDATABASE: 'app', PGUSER: 'report_reader', REPORT_TIMEZONE: 'UTC', LOCAL_STORAGE_DIR: join(scratch, 'dates') };
+      const result = await runDailyReport(['run', '--date', date], { env });
+      expect(result.code).toBe(ExitCode.invalidInput);
+      expect(errorOf(result).err.message).toMatch(message);
+      expect(database.connections()).toBe(0);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it.each([
+    ['a connection URI', `postgresql://report_reader:${SECRET}@127.0.0.1:5432/app`],
+    ['a libpq key=value string', `dbname=app password=${SECRET}`],
+  ])('PGDATABASE holding %s (libpq would expand it) is exit 2, its password in no output (was: printed by validate and every log line)', async (_, value) => {
+    const database = await countingListener();
+    try {
+      const env = { PGHOST: '127.0.0.1', PGPORT: String(database.port), PGDATABASE: value, PGUSER: 'report_reader', REPORT_TIMEZONE: 'UTC', LOCAL_STORAGE_DIR: join(scratch, 'uri') };
+      const result = await runDailyReport(['validate'], { env });
+      expect(result.code).toBe(ExitCode.invalidInput);
+      expect(errorOf(result).err.message).toMatch(/PGDATABASE: must be a database name, not a connection URI/);
+      expect(result.stdout + result.stderr).not.toContain(SECRET);
+      expect(database.connections()).toBe(0);
+    } finally {
+      await database.close();
+    }
+  });
+});
