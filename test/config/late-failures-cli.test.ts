@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.ts';
 import { errorOf, filesIn } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
+import { createTestDatabase } from '../support/test-database.ts';
 
 /**
  * Inputs an outside review (review-15) found accepted by the loader and failing late, wrongly or
@@ -85,5 +86,16 @@ describe('inputs that used to fail late are exit 2 before any I/O (review-15)', 
     } finally {
       await database.close();
     }
+  });
+});
+
+describe('validate with an adapter that has no preflight (review-15)', () => {
+  it('exits 0 but does not claim the storage is valid: its last line says the storage was not checked', async () => {
+    const db = await createTestDatabase('validate_unchecked_storage');
+    const result = await runDailyReport(['validate', '--date', '2024-10-05'], { env: db.env });
+    expect(result.code, result.stderr).toBe(ExitCode.ok);
+    expect(result.stdout).toMatch(/^storage: .*: not checked/m);
+    expect(result.logs.at(-1)?.msg).toBe('configuration, connection and query are valid; the storage was not checked');
+    expect(result.logs.at(-1)?.storage_checked).toBe(false);
   });
 });
