@@ -106,3 +106,21 @@ describe('secret files', () => {
 });
 
 mkdirSync(join(dir, 'out'), { recursive: true });
+
+describe('key templates and prefixes', () => {
+  it('are bounded in length, so a long name is exit 2 at once rather than ENAMETOOLONG or KeyTooLong when publishing', async () => {
+    const longName = `${'a'.repeat(181)}_{YYYYMMDD}.csv`;
+    expect(await problemsOf(loadConfig({ ...minimal, REPORT_KEY_TEMPLATE: longName }, { now }))).toEqual([
+      `REPORT_KEY_TEMPLATE: must not have a folder or file name longer than 180 bytes (file systems stop at 255) (got ${JSON.stringify(longName)})`,
+    ]);
+    const deep = `${'abcdefgh/'.repeat(100)}{YYYYMMDD}.csv`;
+    expect(await problemsOf(loadConfig({ ...minimal, REPORT_KEY_TEMPLATE: deep }, { now }))).toEqual([
+      `REPORT_KEY_TEMPLATE: must be at most 880 bytes long (prefix and key together stay under the 1024 of S3 and Azure) (got ${JSON.stringify(deep)})`,
+    ]);
+    const prefix = 'p/'.repeat(61);
+    expect(await problemsOf(loadStorageConfig({ STORAGE_PROVIDER: 's3', AWS_REGION: 'sa-east-1', S3_PREFIX: prefix }))).toEqual([
+      `S3_PREFIX: must be at most 120 bytes long (prefix and key together stay under the 1024 of S3 and Azure) (example: diarios/) (got ${JSON.stringify(prefix)})`,
+    ]);
+    await expect(loadConfig({ ...minimal, REPORT_KEY_TEMPLATE: `${'a'.repeat(160)}/{YYYY}/{MM}/relatorio_{YYYYMMDD}.csv` }, { now })).resolves.toBeDefined();
+  });
+});

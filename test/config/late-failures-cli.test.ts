@@ -99,3 +99,18 @@ describe('validate with an adapter that has no preflight (review-15)', () => {
     expect(result.logs.at(-1)?.storage_checked).toBe(false);
   });
 });
+
+describe('a key template with a file name too long for the disk (review-15)', () => {
+  it('is exit 2 before connecting (was: exit 1 "a bug", ENAMETOOLONG after the extraction)', async () => {
+    const database = await countingListener();
+    try {
+      const env = { PGHOST: '127.0.0.1', PGPORT: String(database.port), PGDATABASE: 'app', PGUSER: 'report_reader', REPORT_TIMEZONE: 'UTC', LOCAL_STORAGE_DIR: join(scratch, 'long') };
+      const result = await runDailyReport(['run', '--date', '2024-10-05'], { env: { ...env, REPORT_KEY_TEMPLATE: `${'a'.repeat(250)}_{YYYYMMDD}.csv` } });
+      expect(result.code).toBe(ExitCode.invalidInput);
+      expect(errorOf(result).err.message).toMatch(/REPORT_KEY_TEMPLATE: must not have a folder or file name longer than 180 bytes/);
+      expect(database.connections()).toBe(0);
+    } finally {
+      await database.close();
+    }
+  });
+});
