@@ -124,3 +124,15 @@ describe('key templates and prefixes', () => {
     await expect(loadConfig({ ...minimal, REPORT_KEY_TEMPLATE: `${'a'.repeat(160)}/{YYYY}/{MM}/relatorio_{YYYYMMDD}.csv` }, { now })).resolves.toBeDefined();
   });
 });
+
+describe('upload buffers', () => {
+  it('are bounded as a whole: size × (in flight + 1) over 2 GiB is refused, not OOM-killed (exit 137, retried) mid-upload', async () => {
+    expect(await problemsOf(loadStorageConfig({ STORAGE_PROVIDER: 's3', AWS_REGION: 'sa-east-1', S3_PART_SIZE_MB: '5120', S3_QUEUE_SIZE: '64' }))).toEqual([
+      'S3_PART_SIZE_MB and S3_QUEUE_SIZE: hold 5120 MiB × (64 + 1) = 332800 MiB of buffers, more than 2048 MiB: the pod would be OOM-killed mid-upload; lower one of them (the defaults hold 24 MiB)',
+    ]);
+    expect(await problemsOf(loadStorageConfig({ STORAGE_PROVIDER: 'azure', AZURE_STORAGE_ACCOUNT_URL: 'https://a.blob.core.windows.net', AZURE_BLOCK_SIZE_MB: '1024', AZURE_MAX_CONCURRENCY: '2' }))).toEqual([
+      'AZURE_BLOCK_SIZE_MB and AZURE_MAX_CONCURRENCY: hold 1024 MiB × (2 + 1) = 3072 MiB of buffers, more than 2048 MiB: the pod would be OOM-killed mid-upload; lower one of them (the defaults hold 24 MiB)',
+    ]);
+    await expect(loadStorageConfig({ STORAGE_PROVIDER: 's3', AWS_REGION: 'sa-east-1', S3_PART_SIZE_MB: '64', S3_QUEUE_SIZE: '8' })).resolves.toBeDefined();
+  });
+});
