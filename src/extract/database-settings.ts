@@ -19,7 +19,11 @@ export const DATABASE_SETTINGS = defineSettings({
     check: (s) =>
       HOST_WITH_CREDENTIALS.test(s)
         ? unquotedProblem('must be a host name, not a connection URI (its credentials would be logged): set PGHOST, PGPORT, PGDATABASE, PGUSER and PGPASSWORD separately')
-        : undefined,
+        : s.includes(',')
+          ? "must be one host: libpq's host list (h1,h2) is not supported by node-postgres, which would look the whole text up in DNS on every retry (point it at the replica's service name)"
+          : /\s/.test(s)
+            ? 'must not contain spaces (a host name never does; is there a stray space or newline?)'
+            : undefined,
     doc: 'Database host. Point it at a **read replica** (see Operations). A `postgres://` URI is refused: give its parts in the other PG* variables.',
   }),
   PGPORT: wholeNumber({ min: 1, max: 65_535, example: 5432, default: '5432', fromFile: true, doc: 'Database port.' }),

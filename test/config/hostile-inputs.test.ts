@@ -136,3 +136,15 @@ describe('upload buffers', () => {
     await expect(loadStorageConfig({ STORAGE_PROVIDER: 's3', AWS_REGION: 'sa-east-1', S3_PART_SIZE_MB: '64', S3_QUEUE_SIZE: '8' })).resolves.toBeDefined();
   });
 });
+
+describe('PGHOST', () => {
+  it("is one host name: libpq's host list or a stray space is exit 2, not a DNS failure retried as transient", async () => {
+    expect(await problemsOf(loadConfig({ ...minimal, PGHOST: 'db-1,db-2' }, { now }))).toEqual([
+      `PGHOST: must be one host: libpq's host list (h1,h2) is not supported by node-postgres, which would look the whole text up in DNS on every retry (point it at the replica's service name) (got "db-1,db-2")`,
+    ]);
+    expect(await problemsOf(loadConfig({ ...minimal, PGHOST: 'db.internal ' }, { now }))).toEqual([
+      'PGHOST: must not contain spaces (a host name never does; is there a stray space or newline?) (got "db.internal ")',
+    ]);
+    await expect(loadConfig({ ...minimal, PGHOST: '/var/run/postgresql' }, { now })).resolves.toBeDefined();
+  });
+});
