@@ -20,6 +20,8 @@ export interface LoadOptions {
   /** The clock, for "is this report date's day over". */
   readonly now?: Date;
   readonly readFile?: ReadSettingFile;
+  /** False for a dry run: nothing is written to the storage, so its directory is not checked (a read-only root filesystem is fine). */
+  readonly publishes?: boolean;
 }
 
 type DomainName = keyof typeof DOMAINS;
@@ -140,7 +142,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
     const domain = DOMAINS[name] as SettingsDomain<SettingsSpec, unknown>;
     built[name] = domain.build(Object.fromEntries(Object.keys(domain.spec).map((key) => [key, values.get(key) ?? domain.spec[key]!.default])) as never, context);
   }
-  for (const [name, path] of directories) {
+  for (const [name, path] of options.publishes === false ? [] : directories) {
     signal.throwIfAborted();
     const wrong = await directoryProblem(path);
     if (wrong !== undefined) problems.push(`${name}: ${wrong}`);

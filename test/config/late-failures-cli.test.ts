@@ -114,3 +114,12 @@ describe('a key template with a file name too long for the disk (review-15)', ()
     }
   });
 });
+
+describe('a dry run (review-15)', () => {
+  it('does not check LOCAL_STORAGE_DIR, which it never writes: a read-only or absent directory is fine, the CSV goes to stdout', async () => {
+    const db = await createTestDatabase('dry_run_unwritable_dir');
+    const result = await runDailyReport(['run', '--dry-run', '--date', '2024-10-05'], { env: { ...db.env, LOCAL_STORAGE_DIR: aFile } });
+    expect(result.code, result.stderr).toBe(ExitCode.ok);
+    expect(result.stdout).toMatch(/^data_extracao,nome_usuario,id_transacao,valor_transacao,status_transacao\r\n/);
+  });
+});
