@@ -31,7 +31,7 @@ them all, \`backfill --missing-only\` only the storage settings and \`REPORT_KEY
   holding the value (a mounted Kubernetes Secret; one trailing newline is ignored). Setting both
   \`X\` and \`X_FILE\` is an error. The file must be a regular file of at most ${SECRET_FILE_MAX_BYTES / 1024} KiB: a FIFO, a device
   (\`/dev/zero\`) or a directory is refused at once, and a value read from a file is never quoted
-  in an error. \`X_FILE\` for a setting not marked *file* (\`PGSSLMODE_FILE\`) is an error, not ignored.
+  in an error. \`X_FILE\` for a setting not marked *file* is an error, not ignored (PGSSLMODE would keep its default: plaintext).
 - **Secrets are redacted everywhere**: the value of every setting marked *secret* is replaced by
   \`[redacted]\` in every log line, webhook payload and span, whatever wrote it.
 - **No connection URI in \`PGHOST\`**: \`postgres://user:password@host/db\` is refused (exit 2)
