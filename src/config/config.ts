@@ -15,7 +15,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const REPORT_ENGINES = ['copy', 'cursor'] as const;
 export type ReportEngine = (typeof REPORT_ENGINES)[number];
 export const S3_CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'SHA256', 'NONE'] as const;
-export const S3_SSE_MODES = ['AES256', 'aws:kms'] as const;
+export const S3_SSE_MODES = ['AES256', 'aws:kms', 'none'] as const;
 export const WEBHOOK_FORMATS = ['generic', 'slack', 'teams'] as const;
 export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
 

@@ -142,6 +142,8 @@ export interface BuildContext {
    * rather than ENOTDIR after the extraction.
    */
   requireDirectory(name: string, path: string): void;
+  /** A line every command logs as a warning, for a valid setting whose consequence must not go unnoticed. */
+  warning(text: string): void;
 }
 
 /** A domain's settings: the spec, and the step that turns its values into its part of the configuration. */

@@ -1,20 +1,24 @@
-import { CRLF, type CsvFormat } from './csv-format.ts';
-import type { ColumnKind, PlannedColumn } from './report-contract.ts';
+import type { CsvFormat } from './csv-format.ts';
+import { contractTimestamp, CRLF, FORMULA_PREFIX, QUOTE, startsLikeFormula, quotingPattern, TimestampOutOfRange, timestampOutOfRange } from './csv-rules.ts';
+import type { PlannedColumn } from './report-contract.ts';
 
 /**
- * The cursor engine's encoder: batches of raw PostgreSQL text values into CSV records written
- * exactly as PostgreSQL's own `COPY … (FORMAT csv)` writes them, so both engines produce
- * byte-identical reports (a test holds them to it):
- * - a field is quoted when it contains the delimiter, a quote, CR or LF (inner quotes doubled);
- * - NULL is an empty field, an empty string is `""`, and a lone `\.` is quoted (COPY's rule);
- * - text cells that a spreadsheet would run as a formula get a leading `'` (text columns only:
- *   numerics arrive as strings too, and "-12.50" must stay as it is);
- * - timestamps get ISO 8601's "T" and a ±HH:MM offset (PostgreSQL writes "-03").
+ * The cursor engine's encoder: batches of raw PostgreSQL text values into CSV records written by
+ * the contract's rules (csv-rules.ts) exactly as the COPY engine's SQL has PostgreSQL write them,
+ * so both engines produce byte-identical reports (a property test holds them to it).
  * A dedicated encoder rather than papaparse: papaparse also quotes values with leading or trailing
  * spaces (so the engines would differ) and cost about a fifth of the CPU (README, Performance).
+ *
+ * Records are gathered in a string and handed on as UTF-8 chunks of about `CHUNK_CHARS`; a value
+ * larger than that is written straight from the value in slices, so a huge field costs no copy of
+ * itself on the heap (only its UTF-8 bytes, off the heap, a slice at a time).
  */
 
 export type RawRow = (string | null)[];
+
+const CHUNK_CHARS = 1 << 16;
+const SLICE_CHARS = 1 << 20;
+const DOUBLED_QUOTE = QUOTE + QUOTE;
 
 export class CsvEncoder {
   readonly #columns: readonly PlannedColumn[];
@@ -24,61 +28,85 @@ export class CsvEncoder {
   constructor(columns: readonly PlannedColumn[], format: CsvFormat) {
     this.#columns = columns;
     this.#format = format;
-    this.#needsQuotes = new RegExp(`["\\r\\n${format.delimiter === '\t' ? '\\t' : `\\${format.delimiter}`}]`);
+    this.#needsQuotes = quotingPattern(format.delimiter);
   }
 
-  /** The CSV records for a batch, each ending in CRLF. */
-  encode(rows: readonly RawRow[]): string {
+  /** The CSV records for a batch, each ending in CRLF, as UTF-8 chunks. `rowsBefore`: rows of earlier batches (for errors). */
+  *encode(rows: readonly RawRow[], rowsBefore = 0): Generator<Buffer> {
     const columns = this.#columns;
     const delimiter = this.#format.delimiter;
     let out = '';
-    for (const row of rows) {
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!;
       for (let i = 0; i < columns.length; i++) {
         if (i > 0) out += delimiter;
         const column = columns[i]!;
-        const value = row[column.sourceIndex];
-        if (value === null || value === undefined) continue;
-        out += this.#quoted(this.#cell(column.kind, value));
+        const raw = row[column.sourceIndex];
+        if (raw === null || raw === undefined) continue;
+        // The guard's prefix is kept apart from a large value: joined, the value would be copied.
+        const prefix = column.kind === 'text' && this.#format.escapeFormulas && startsLikeFormula(raw) ? FORMULA_PREFIX : '';
+        const value = this.#cell(column, raw, rowsBefore + r + 1);
+        if (value.length <= CHUNK_CHARS) {
+          out += this.#quoted(prefix + value);
+          continue;
+        }
+        if (out !== '') yield Buffer.from(out, 'utf8');
+        out = '';
+        yield* this.#large(prefix, value);
       }
       out += CRLF;
+      if (out.length >= CHUNK_CHARS) {
+        yield Buffer.from(out, 'utf8');
+        out = '';
+      }
     }
-    return out;
+    if (out !== '') yield Buffer.from(out, 'utf8');
+  }
+
+  /** The whole of `encode`, as one string (tests, small batches). */
+  encodeToString(rows: readonly RawRow[]): string {
+    return Buffer.concat([...this.encode(rows)]).toString('utf8');
   }
 
   #quoted(value: string): string {
     if (value === '') return '""';
-    if (!this.#needsQuotes.test(value) && value !== '\\.') return value;
-    return `"${value.replaceAll('"', '""')}"`;
+    if (!this.#needsQuotes.test(value)) return value;
+    return `"${value.replaceAll(QUOTE, DOUBLED_QUOTE)}"`;
   }
 
-  #cell(kind: ColumnKind, value: string): string {
-    switch (kind) {
-      case 'text':
-        return this.#format.escapeFormulas && startsLikeFormula(value) ? `'${value}` : value;
+  /** `prefix` and a large value, quoted as `#quoted` would, written in slices of the original string. */
+  *#large(prefix: string, value: string): Generator<Buffer> {
+    // The prefix (the formula guard's ') never needs quoting itself.
+    const quoted = this.#needsQuotes.test(value);
+    if (quoted || prefix !== '') yield Buffer.from(quoted ? QUOTE + prefix : prefix);
+    for (let at = 0; at < value.length; ) {
+      let to = Math.min(at + SLICE_CHARS, value.length);
+      // Never split a surrogate pair between two slices: each half would become U+FFFD.
+      if (to < value.length && isHighSurrogate(value.charCodeAt(to - 1))) to--;
+      const slice = value.slice(at, to);
+      yield Buffer.from(quoted ? slice.replaceAll(QUOTE, DOUBLED_QUOTE) : slice, 'utf8');
+      at = to;
+    }
+    if (quoted) yield Buffer.from(QUOTE);
+  }
+
+  /** The value as written, without the formula guard's prefix. */
+  #cell(column: PlannedColumn, value: string, row: number): string {
+    switch (column.kind) {
       case 'timestamptz':
-        return isoTimestampWithOffset(value);
       case 'timestamp':
-        return isoTimestamp(value);
+        try {
+          return contractTimestamp(value, column.kind === 'timestamptz');
+        } catch (error) {
+          if (error instanceof TimestampOutOfRange) throw timestampOutOfRange(column.name, row, value, error);
+          throw error;
+        }
       default:
         return value;
     }
   }
 }
 
-/** `= + - @`, tab or CR at the start make a spreadsheet evaluate the cell. */
-export function startsLikeFormula(value: string): boolean {
-  const first = value.charCodeAt(0);
-  return first === 61 || first === 43 || first === 45 || first === 64 || first === 9 || first === 13;
-}
-
-/** "2024-10-05 01:00:03.5" → "2024-10-05T01:00:03.5" — the same rewrite the COPY engine's SQL makes. */
-export function isoTimestamp(text: string): string {
-  return text.replaceAll(' ', 'T');
-}
-
-/** "2024-10-05 01:00:03-03" → "2024-10-05T01:00:03-03:00"; "+05:30" offsets are kept as they are. */
-export function isoTimestampWithOffset(text: string): string {
-  const iso = isoTimestamp(text);
-  const sign = iso.charCodeAt(iso.length - 3);
-  return sign === 43 || sign === 45 ? `${iso}:00` : iso;
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

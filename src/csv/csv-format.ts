@@ -7,8 +7,9 @@ export interface CsvFormat {
   readonly escapeFormulas: boolean;
 }
 
-/** RFC 4180 record terminator. */
-export const CRLF = '\r\n';
+import { CRLF } from './csv-rules.ts';
+
+export { CRLF } from './csv-rules.ts';
 
 /** The header line: the five contract names (plain identifiers, never quoted), with the BOM when configured. */
 export function csvHeader(format: CsvFormat): string {

@@ -1,34 +1,26 @@
 import { ReportContractViolated } from '../errors.ts';
+import { columnKind, type ColumnKind, type ColumnType } from './csv-rules.ts';
 
-/** The report's columns, in the order the CSV header has them. Other teams parse by these names. */
+export { columnKind, type ColumnKind } from './csv-rules.ts';
+
+/**
+ * The report's columns, in the order the CSV header has them. Other teams parse by these names.
+ * `data_extracao` comes first: the COPY engine's record scanner relies on it (csv-rules.ts).
+ */
 export const REPORT_COLUMNS = ['data_extracao', 'nome_usuario', 'id_transacao', 'valor_transacao', 'status_transacao'] as const;
 
-/** What PostgreSQL tells about a result column (RowDescription). */
-export interface ResultColumn {
+/** What PostgreSQL tells about a result column (RowDescription, and pg_type for its category and name). */
+export interface ResultColumn extends ColumnType {
   readonly name: string;
-  readonly dataTypeID: number;
+  /** format_type() of the column's type, when it was looked up. */
+  readonly typeName?: string | undefined;
 }
 
-/** How a column's text is written to the CSV. */
-export type ColumnKind = 'text' | 'timestamptz' | 'timestamp' | 'verbatim';
-
-export interface PlannedColumn {
+export interface PlannedColumn extends ColumnType {
   readonly name: string;
   /** Position of the column in the query's result. */
   readonly sourceIndex: number;
   readonly kind: ColumnKind;
-}
-
-// Type OIDs are fixed in PostgreSQL's catalog (pg_type.dat), the same on every server.
-const TEXT_TYPES = new Set([25 /* text */, 1043 /* varchar */, 1042 /* bpchar */, 19 /* name */, 18 /* "char" */]);
-const TIMESTAMPTZ = 1184;
-const TIMESTAMP = 1114;
-
-export function columnKind(dataTypeID: number): ColumnKind {
-  if (TEXT_TYPES.has(dataTypeID)) return 'text';
-  if (dataTypeID === TIMESTAMPTZ) return 'timestamptz';
-  if (dataTypeID === TIMESTAMP) return 'timestamp';
-  return 'verbatim';
 }
 
 /**
@@ -55,6 +47,7 @@ export function planColumns(result: readonly ResultColumn[]): PlannedColumn[] {
   }
   return REPORT_COLUMNS.map((name) => {
     const sourceIndex = actual.indexOf(name);
-    return { name, sourceIndex, kind: columnKind(result[sourceIndex]!.dataTypeID) };
+    const { dataTypeID, typeCategory } = result[sourceIndex]!;
+    return { name, sourceIndex, dataTypeID, typeCategory, kind: columnKind({ dataTypeID, typeCategory }) };
   });
 }

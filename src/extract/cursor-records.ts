@@ -44,8 +44,9 @@ export async function* cursorRecords(
     while (batch.length > 0) {
       const next = batch.length < fetchRows ? Promise.resolve([] as RawRow[]) : read();
       next.catch(() => undefined); // observed below; keeps an early stop from leaving an unhandled rejection
+      const before = counter.rows;
       counter.rows += batch.length;
-      yield Buffer.from(encoder.encode(batch), 'utf8');
+      yield* encoder.encode(batch, before);
       batch = await next;
     }
     finished = true;

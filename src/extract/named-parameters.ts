@@ -31,7 +31,7 @@ export type ParameterValues = Record<ParameterName, string>;
 /** The only forms a value may take before it is written into the SQL as a literal of its type. */
 const VALUE_FORMS: Record<(typeof PARAMETER_TYPES)[ParameterName], RegExp> = {
   date: /^\d{4}-\d{2}-\d{2}$/,
-  timestamptz: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})$/,
+  timestamptz: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2}(?::\d{2})?)$/,
 };
 
 interface ScannedQuery {

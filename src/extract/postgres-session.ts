@@ -83,13 +83,30 @@ export async function openSnapshot(db: DatabaseConfig, query: ReportQuery, signa
 
   try {
     const describe = client.query(new DescribeCursor(sql, [], { rowMode: 'array' }));
-    const columns = await describe.described;
+    const described = await describe.described;
     await describe.close();
+    const columns = await withTypes(client, described);
     return { client, sql, query, columns, markBroken: () => (broken = true), close };
   } catch (error) {
     await close();
     throw classifyDatabaseError(error, 'extract', db, { text: sql, query });
   }
+}
+
+/**
+ * The columns with their types' category and name from pg_type: the formula guard follows the
+ * category (citext, enums and domains are not in any fixed list of OIDs). One small catalog
+ * query in the snapshot.
+ */
+async function withTypes(client: pg.Client, columns: ResultColumn[]): Promise<ResultColumn[]> {
+  if (columns.length === 0) return columns;
+  const oids = [...new Set(columns.map((column) => column.dataTypeID))];
+  const { rows } = await client.query<{ oid: number; category: string; name: string }>(
+    'SELECT oid::int4 AS oid, typcategory::text AS category, format_type(oid, NULL) AS name FROM pg_catalog.pg_type WHERE oid = ANY($1::oid[])',
+    [oids],
+  );
+  const types = new Map(rows.map((row) => [row.oid, row]));
+  return columns.map((column) => ({ ...column, typeCategory: types.get(column.dataTypeID)?.category, typeName: types.get(column.dataTypeID)?.name }));
 }
 
 /**

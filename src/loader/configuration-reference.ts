@@ -51,7 +51,6 @@ them all, \`backfill --missing-only\` only the storage settings and \`REPORT_KEY
 - **The report's zone**: \`REPORT_TIMEZONE\`, else the process's \`TZ\`; an empty \`TZ\` or one that is
   not an IANA zone (a POSIX rule such as \`BRT3\`) is refused rather than read as \`Etc/Unknown\`,
   and so is a UTC offset (\`+03:00\`, which PostgreSQL reads as 3 hours *west*: write \`Etc/GMT-3\`).
-  Report dates start at 1900-01-01.
   A report date (\`--date\` or \`REPORT_DATE\`) after today in that zone is refused: its day has not ended.
 - **\`daily-report validate\`** checks all of this, then the database (connects, describes the query,
   checks the contract) and the storage (its preflight), prints both, and exits with the

@@ -93,6 +93,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
   const values = new Map<string, unknown>();
   const given = new Set<string>();
   const failed = new Set<string>();
+  const warnings: string[] = [];
 
   for (const setting of settingsFor(command)) {
     const raw = await rawValue(setting, env, readFile, signal, problems, failed);
@@ -136,6 +137,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
     failed: (name) => failed.has(name),
     problem: (name, text) => void problems.push(`${name}: ${text}`),
     requireDirectory: (name, path) => void directories.push([name, path]),
+    warning: (text) => void warnings.push(text),
   };
   const built: Record<string, unknown> = {};
   for (const name of COMMAND_DOMAINS[command]) {
@@ -148,7 +150,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
     if (wrong !== undefined) problems.push(`${name}: ${wrong}`);
   }
   if (problems.length > 0) throw new ConfigurationIsInvalid(problems);
-  return { values, built: built as Loaded['built'], warnings: unknownVariableWarnings(rawEnv) };
+  return { values, built: built as Loaded['built'], warnings: [...warnings, ...unknownVariableWarnings(rawEnv)] };
 }
 
 /** The setting's text, from the environment or from the file `X_FILE` names (never both). */

@@ -1,6 +1,5 @@
 import { DateTime } from 'luxon';
-import { EARLIEST_REPORT_DATE } from '../report/report-settings.ts';
-import { isReportDate } from '../report/report-window.ts';
+import { isReportDate, REPORT_DATE_RULE } from '../report/report-window.ts';
 
 /**
  * Report dates given on the command line. Checked before anything is contacted, except "not in the
@@ -10,8 +9,7 @@ import { isReportDate } from '../report/report-window.ts';
 /** Problems with one `--date`, empty when it is a calendar date. */
 export function reportDateProblems(flag: string, date: string | undefined): string[] {
   if (date === undefined) return [`${flag}: is required (example: ${flag} 2024-10-05)`];
-  if (!isReportDate(date)) return [`${flag}: must be a calendar date YYYY-MM-DD (example: ${flag} 2024-10-05) (got ${JSON.stringify(date)})`];
-  return date < EARLIEST_REPORT_DATE ? [`${flag}: must be ${EARLIEST_REPORT_DATE} or later (example: ${flag} 2024-10-05) (got ${JSON.stringify(date)})`] : [];
+  return isReportDate(date) ? [] : [`${flag}: must be ${REPORT_DATE_RULE} (example: ${flag} 2024-10-05) (got ${JSON.stringify(date)})`];
 }
 
 /** Every date from `from` to `to`, both included, in order; problems when the range is unusable. */

@@ -3,36 +3,23 @@ import { IF_EXISTS, REPORT_ENGINES, type CsvConfig, type ReportConfig } from '..
 import { defineSettings, duration, fileText, flag, keyPathProblems, oneOf, text, wholeNumber, type BuildContext, type SettingsDomain } from '../config/setting.ts';
 import { PARAMETER_NAMES, positionalParameters, unknownParameterNames } from '../extract/named-parameters.ts';
 import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from './report-key.ts';
-import { isReportDate, isTimezone, processTimezone, todayIn } from './report-window.ts';
+import { isReportDate, isTimezone, processTimezone, processTimezoneProblem, REPORT_DATE_RULE, todayIn } from './report-window.ts';
 
 /** The query shipped with the product (`sql/report.sql`), resolved from this module so it works from src/ and dist/. */
 export const DEFAULT_SQL_FILE = fileURLToPath(new URL('../../sql/report.sql', import.meta.url));
 
 const DELIMITERS: Record<string, string> = { ',': ',', ';': ';', '|': '|', '\t': '\t', '\\t': '\t', tab: '\t' };
-const DATE_PROBLEM = 'must be a calendar date YYYY-MM-DD (example: 2024-10-05)';
-/**
- * The earliest report date. Before year 1 the window cannot be written as a timestamptz literal
- * (exit 1, "a bug"), in year 1 PostgreSQL refuses it after connecting (exit 3); nothing real is older.
- */
-export const EARLIEST_REPORT_DATE = '1900-01-01';
-const EARLY_PROBLEM = `must be ${EARLIEST_REPORT_DATE} or later (example: 2024-10-05)`;
-/**
- * Intl and Luxon take a UTC offset (`+03:00`) for a zone, PostgreSQL's TimeZone reads the same text
- * as a POSIX rule (3 hours *west*): every timestamp in the report would carry the opposite offset.
- */
-const OFFSET_ZONE_PROBLEM = 'must be an IANA zone name, not a UTC offset (PostgreSQL reads "+03:00" as 3 hours west of UTC): use a city zone such as America/Sao_Paulo, or Etc/GMT-3 for UTC+3';
-const isZoneName = (s: string) => /^[A-Za-z]/.test(s) && isTimezone(s);
-const zoneProblem = (s: string) => (isZoneName(s) ? undefined : /^[+-]\d/.test(s) ? OFFSET_ZONE_PROBLEM : 'must be an IANA time zone (example: America/Sao_Paulo)');
+const DATE_PROBLEM = `must be ${REPORT_DATE_RULE} (example: 2024-10-05)`;
 
 export const REPORT_SETTINGS = defineSettings({
   REPORT_DATE: text({
-    form: 'date YYYY-MM-DD', defaultDoc: 'today in `REPORT_TIMEZONE`', check: (s) => (!isReportDate(s) ? DATE_PROBLEM : s < EARLIEST_REPORT_DATE ? EARLY_PROBLEM : undefined),
+    form: 'date YYYY-MM-DD from 0001-01-02 to 9999-12-31', defaultDoc: 'today in `REPORT_TIMEZONE`', check: (s) => (isReportDate(s) ? undefined : DATE_PROBLEM),
     doc: "Report date `YYYY-MM-DD`; `--date` wins. A date after today in the report's zone is refused: its day has not ended.",
   }),
   REPORT_TIMEZONE: text({
     form: 'IANA time zone', defaultDoc: 'the process\'s zone (`TZ`, "server time")',
-    check: zoneProblem,
-    doc: "IANA zone of the report's day, e.g. `America/Sao_Paulo`.",
+    check: (s) => (isTimezone(s) ? undefined : 'must be an IANA time zone name, not an offset or a POSIX rule (example: America/Sao_Paulo)'),
+    doc: "IANA zone name of the report's day, e.g. `America/Sao_Paulo`; offsets (`-03:00`) and POSIX rules (`GMT+3`) are refused, and without it the process's zone must be an IANA name too ([csv-contract.md](csv-contract.md#time-zones-iana-names-only)).",
   }),
   REPORT_SQL_FILE: fileText({ maxBytes: 1024 * 1024, default: DEFAULT_SQL_FILE, defaultDoc: '`sql/report.sql` (shipped)', doc: 'The report query (see The query and its parameters).' }),
   REPORT_STATEMENT_TIMEOUT: duration({
@@ -71,9 +58,7 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
     const timezone = context.failed('REPORT_TIMEZONE') ? undefined : (v.REPORT_TIMEZONE ?? processZone(context));
     const date = context.date ?? v.REPORT_DATE;
     if (context.date !== undefined && !isReportDate(context.date)) {
-      context.problem('--date', `must be a calendar date YYYY-MM-DD (example: --date 2024-10-05) (got ${JSON.stringify(context.date)})`);
-    } else if (context.date !== undefined && context.date < EARLIEST_REPORT_DATE) {
-      context.problem('--date', `${EARLY_PROBLEM} (got ${JSON.stringify(context.date)})`);
+      context.problem('--date', `must be ${REPORT_DATE_RULE} (example: --date 2024-10-05) (got ${JSON.stringify(context.date)})`);
     } else if (date !== undefined && timezone !== undefined && date > todayIn(timezone, context.now)) {
       // The window of date D ends at D 00:00: before then the report would be partial, under its final name.
       context.problem(context.date === undefined ? 'REPORT_DATE' : '--date', `${date} is in the future in ${timezone} (the report's zone): a report covers a day that has ended`);
@@ -98,17 +83,16 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
 
 /**
  * The process's zone when REPORT_TIMEZONE is unset. An empty or non-IANA TZ (a POSIX rule such as
- * `BRT3`) makes Node report `Etc/Unknown` or fall back to UTC: the day's edges would silently be
- * wrong, so it is refused.
+ * `GMT+3`, which PostgreSQL and the job read with opposite signs) would silently shift the day's
+ * edges or the written offsets, so it is refused (report-window.ts says why, once).
  */
 function processZone(context: BuildContext): string | undefined {
-  const tz = context.env.TZ;
-  const zone = tz === undefined ? processTimezone() : tz.replace(/^:/, '');
-  if (tz === '' || !isZoneName(zone)) {
-    context.problem('TZ', `${tz === '' ? 'is empty' : `${JSON.stringify(tz)} is not an IANA time zone`}, so the report's zone is unknown: set REPORT_TIMEZONE (example: America/Sao_Paulo), or TZ to an IANA zone`);
+  const problem = processTimezoneProblem(context.env);
+  if (problem !== undefined) {
+    context.problem('TZ', problem);
     return undefined;
   }
-  return zone;
+  return processTimezone(context.env);
 }
 
 function checkQuery(file: string, sql: string, context: BuildContext): void {

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.ts';
-import { columnKind, planColumns, REPORT_COLUMNS, type ColumnKind } from '../csv/report-contract.ts';
+import { columnKind, GUARDED_CATEGORIES, OID } from '../csv/csv-rules.ts';
+import { planColumns, REPORT_COLUMNS, type ResultColumn } from '../csv/report-contract.ts';
 import type { ReportSource } from '../extract/report-source.ts';
 import { reportQuery } from './report-query.ts';
 import { formatInstant, reportWindow, todayIn } from './report-window.ts';
@@ -7,7 +8,8 @@ import { formatInstant, reportWindow, todayIn } from './report-window.ts';
 export interface FoundColumn {
   readonly name: string;
   readonly type: string;
-  readonly kind: ColumnKind;
+  /** How it is written: `timestamptz`, `verbatim`, or a string type with whether the formula guard applies and why. */
+  readonly kind: string;
   readonly inContract: boolean;
 }
 
@@ -43,11 +45,20 @@ export async function validateReport(config: Config, source: ReportSource, signa
     database: source.label,
     queryFile: config.report.query.file,
     violation,
-    columns: described.map(({ name, dataTypeID }) => ({
-      name,
-      type: TYPE_NAMES[dataTypeID] ?? `oid ${dataTypeID}`,
-      kind: columnKind(dataTypeID),
-      inContract: (REPORT_COLUMNS as readonly string[]).includes(name),
+    columns: described.map((column) => ({
+      name: column.name,
+      type: TYPE_NAMES[column.dataTypeID] ?? column.typeName ?? `oid ${column.dataTypeID}`,
+      kind: writtenAs(column, config.csv.escapeFormulas),
+      inContract: (REPORT_COLUMNS as readonly string[]).includes(column.name),
     })),
   };
+}
+
+/** "guarded text (category S)": the formula guard follows the type's category (csv-rules.ts). */
+function writtenAs(column: ResultColumn, escapeFormulas: boolean): string {
+  const kind = columnKind(column);
+  if (kind !== 'text') return kind;
+  if (!escapeFormulas) return 'text, not guarded (CSV_ESCAPE_FORMULAS=false)';
+  const why = column.dataTypeID === OID.char ? '"char"' : column.typeCategory ? `category ${column.typeCategory}, ${GUARDED_CATEGORIES[column.typeCategory]}` : 'string type';
+  return `guarded text (${why})`;
 }

@@ -2,8 +2,9 @@ import { AccessWasDenied, ConfigurationIsInvalid, isCertificateError, ReportAlre
 
 /**
  * S3 failures in the product's terms. The SDK has already retried throttling, 5xx and connection
- * resets by the time an error reaches us, so those are transient (exit 1); permissions, KMS and a
- * missing bucket never heal by retrying (exit 4). Credentials are never part of the message.
+ * resets by the time an error reaches us, so those are transient (exit 1); permissions, KMS access and a
+ * missing bucket never heal by retrying (exit 4); encryption the server cannot do, or a KMS key it does
+ * not have, are configuration (exit 2). Credentials are never part of the message.
  */
 export function classifyS3Error(error: unknown, operation: string, location: string): unknown {
   if (error instanceof ReportError || isAbort(error)) return error;
@@ -18,6 +19,24 @@ export function classifyS3Error(error: unknown, operation: string, location: str
   }
   if (status === 412 || name === 'PreconditionFailed') {
     return new ReportAlreadyPublished(`${location} already exists (S3 ${operation} with If-None-Match)`, options);
+  }
+  // S3-compatible servers without the encryption we ask for: MinIO without a KMS answers 501
+  // NotImplemented "Server side encryption specified but KMS is not configured" (even for a missing
+  // bucket), Ceph RGW over HTTP refuses SSE. Retrying cannot help; the server or S3_SSE must change.
+  if ((status === 501 || status === 400 || name === 'NotImplemented') && SSE_REFUSED.test(e.message ?? '')) {
+    return new ConfigurationIsInvalid(
+      [
+        `S3 ${operation} of ${location}: the server does not support the server-side encryption S3_SSE asks for (${detail}). ` +
+          'Configure its encryption (MinIO: MINIO_KMS_SECRET_KEY or a KES server; Ceph RGW: TLS on the endpoint; SeaweedFS: WEED_S3_SSE_KEY), ' +
+          'or set S3_SSE=none if it encrypts at rest by its own means (docs/s3-compatible.md)',
+      ],
+      options,
+    );
+  }
+  // A key S3_SSE_KMS_KEY_ID names that does not exist (MinIO kms:KeyNotFound 404, AWS KMS.NotFoundException 400):
+  // a configuration mistake, unlike a key the role may not use (403, below).
+  if (status !== 403 && (/KeyNotFound|KMS\.NotFoundException|KMS\.InvalidKeyUsageException|XAdminUserNotFound/.test(name) || (status === 404 && /\bkms\b/i.test(e.message ?? '')))) {
+    return new ConfigurationIsInvalid([`S3 ${operation} of ${location}: the KMS key in S3_SSE_KMS_KEY_ID was not found by the server (${detail}); name a key it has, or unset S3_SSE_KMS_KEY_ID for the default key`], options);
   }
   if (/^KMS\./.test(name) || /kms/i.test(e.message ?? '') && status === 403) {
     return new AccessWasDenied(`S3 ${operation} of ${location} was refused by KMS: ${detail}; the role needs kms:GenerateDataKey and kms:Decrypt on the key`, options);
@@ -34,6 +53,8 @@ export function classifyS3Error(error: unknown, operation: string, location: str
   }
   return new TransientFailure(`S3 ${operation} of ${location} failed: ${detail}`, options);
 }
+
+const SSE_REFUSED = /server.side.encryption|\bKMS\b.*not configured|\bencryption\b.*\b(SSL|TLS|HTTPS|secure)\b|\b(SSL|TLS|HTTPS)\b.*\bencrypt/i;
 
 function isAbort(error: unknown): boolean {
   return (error as Error)?.name === 'AbortError';

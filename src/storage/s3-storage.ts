@@ -11,7 +11,8 @@ export interface S3StorageOptions {
   readonly bucket: string;
   /** "" or ending in "/". */
   readonly prefix: string;
-  readonly sse: 'AES256' | 'aws:kms';
+  /** `none`: no encryption header, for an S3-compatible server that encrypts by its own means (or not at all). */
+  readonly sse: 'AES256' | 'aws:kms' | 'none';
   readonly kmsKeyId?: string | undefined;
   readonly checksumAlgorithm: S3ChecksumAlgorithm;
   /** HeadObject after the upload to confirm size and checksum. */
@@ -76,8 +77,8 @@ export class S3Storage implements ReportStorage {
         attributes: {
           ContentType: options.contentType,
           Metadata: { ...options.metadata },
-          // Always sent, so a bucket policy that denies unencrypted puts accepts ours.
-          ServerSideEncryption: sse,
+          // Always sent (unless S3_SSE=none), so a bucket policy that denies unencrypted puts accepts ours.
+          ...(sse === 'none' ? {} : { ServerSideEncryption: sse }),
           ...(sse === 'aws:kms' ? { BucketKeyEnabled: true, ...(kmsKeyId ? { SSEKMSKeyId: kmsKeyId } : {}) } : {}),
         },
         checksumAlgorithm,

@@ -41,9 +41,15 @@ export const STORAGE_SETTINGS = defineSettings({
   AWS_DEFAULT_REGION: text({ commands: STORAGE_COMMANDS, form: 'AWS region', defaultDoc: '*(none)*', check: regionCheck, doc: 'Used when `AWS_REGION` is not set.' }),
   // Read by the AWS SDK's credential chain, not by the job; declared so the chart may render it (credentials.keys.awsCredentials).
   AWS_SHARED_CREDENTIALS_FILE: text({ commands: STORAGE_COMMANDS, form: 'path of a file', defaultDoc: '*(the SDK\'s default chain)*', doc: 'An AWS shared credentials file (a mounted Secret), for S3 without IRSA or Pod Identity; read by the AWS SDK.' }),
-  S3_ENDPOINT: url({ commands: STORAGE_COMMANDS, defaultDoc: '*(AWS)*', doc: 'For S3-compatible servers (MinIO, Ceph…).' }),
-  S3_FORCE_PATH_STYLE: flag({ default: 'false', commands: STORAGE_COMMANDS, doc: 'Path-style requests, for S3-compatible servers.' }),
-  S3_SSE: oneOf({ values: S3_SSE_MODES, default: 'AES256', commands: STORAGE_COMMANDS, doc: '`AES256` (SSE-S3) or `aws:kms` (SSE-KMS, with an S3 bucket key). Always sent.' }),
+  S3_ENDPOINT: url({ commands: STORAGE_COMMANDS, defaultDoc: '*(AWS)*', doc: 'For S3-compatible servers (MinIO, Ceph…; see docs/s3-compatible.md). Path-style requests with it, unless `S3_FORCE_PATH_STYLE=false`.' }),
+  S3_FORCE_PATH_STYLE: flag({
+    commands: STORAGE_COMMANDS, defaultDoc: '`true` with `S3_ENDPOINT`, else `false`',
+    doc: 'Path-style requests (`http://server/bucket/key`). S3-compatible servers seldom resolve a bucket as a host name, so it is on with `S3_ENDPOINT`; `false` for one that wants virtual-host style.',
+  }),
+  S3_SSE: oneOf({
+    values: S3_SSE_MODES, default: 'AES256', commands: STORAGE_COMMANDS,
+    doc: '`AES256` (SSE-S3) or `aws:kms` (SSE-KMS, with an S3 bucket key), always sent; `none` (only with `S3_ENDPOINT`) sends no encryption header, for a server that encrypts at rest by its own means (see docs/s3-compatible.md).',
+  }),
   S3_SSE_KMS_KEY_ID: text({ commands: STORAGE_COMMANDS, form: 'KMS key id or ARN', defaultDoc: '*(the AWS-managed key)*', doc: 'KMS key id/ARN, only with `S3_SSE=aws:kms`.' }),
   S3_CHECKSUM_ALGORITHM: oneOf({ values: S3_CHECKSUM_ALGORITHMS, default: 'CRC32', commands: STORAGE_COMMANDS, doc: '`CRC32`, `CRC32C`, `SHA256`, or `NONE` for S3-compatible servers that reject the newer checksum headers.' }),
   S3_VERIFY: flag({ default: 'true', commands: STORAGE_COMMANDS, doc: 'HeadObject after the upload to confirm size and checksum (`false` for a role without `s3:GetObject`).' }),
@@ -88,6 +94,13 @@ export const storageSettings: SettingsDomain<typeof STORAGE_SETTINGS, StorageCon
           context.problem(regionName, `must be an AWS region such as sa-east-1 or us-east-1 (got ${JSON.stringify(region)})`);
         }
         bufferProblem(context, 'S3_PART_SIZE_MB', v.S3_PART_SIZE_MB, 'S3_QUEUE_SIZE', v.S3_QUEUE_SIZE);
+        if (v.S3_SSE === 'none') {
+          if (v.S3_ENDPOINT === undefined) {
+            context.problem('S3_SSE', 'none is only for S3-compatible servers (with S3_ENDPOINT): AWS S3 encrypts every object, so use AES256 or aws:kms');
+          } else {
+            context.warning(`S3_SSE=none: reports are sent to ${v.S3_ENDPOINT} without a server-side encryption header; they are encrypted at rest only if that server does so by its own means`);
+          }
+        }
         if (v.S3_SSE_KMS_KEY_ID !== undefined && v.S3_SSE !== 'aws:kms') {
           context.problem('S3_SSE_KMS_KEY_ID', 'only applies with S3_SSE=aws:kms (set S3_SSE=aws:kms, or unset the key)');
         }
@@ -98,7 +111,8 @@ export const storageSettings: SettingsDomain<typeof STORAGE_SETTINGS, StorageCon
           prefix: normalizePrefix(v.S3_PREFIX),
           region: region ?? '',
           endpoint: v.S3_ENDPOINT,
-          forcePathStyle: v.S3_FORCE_PATH_STYLE,
+          // Virtual-host style only for AWS itself, unless told otherwise.
+          forcePathStyle: v.S3_FORCE_PATH_STYLE ?? v.S3_ENDPOINT !== undefined,
           sse: v.S3_SSE,
           kmsKeyId: v.S3_SSE_KMS_KEY_ID,
           checksumAlgorithm: v.S3_CHECKSUM_ALGORITHM,

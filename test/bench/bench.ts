@@ -2,13 +2,15 @@
  * `npm run bench`: the product's cost next to the physical limit, PostgreSQL's own
  * `COPY (query) TO STDOUT (FORMAT csv)` through psql, measured in one run on the same data.
  *
- *   npm run bench -- [--rows 1000000,5000000] [--runs 3] [--no-s3]
+ *   npm run bench -- [--rows 1000000,5000000] [--runs 3] [--no-s3] [--huge-mb 16,64,256 | --huge-mb 0]
  *
  * For each size it builds the benchmark data set (the application schema, every transaction in
  * one report window, quoting-heavy names), then alternates the variants run after run so that
  * machine noise hits all of them alike, and prints median wall time, rows/s, MB/s, peak RSS (from
- * the OS via /usr/bin/time) and the ratio to the baseline measured in the same run. Figures are
- * also written as JSON under .cache/bench/.
+ * the OS via /usr/bin/time) and the ratio to the baseline measured in the same run. Then, for each
+ * `--huge-mb` size, one row holding a single text field of that many MiB (quotes, a delimiter and a
+ * newline in it) through both engines: MB/s should stay flat as the field grows (linear time).
+ * Figures are also written as JSON under .cache/bench/.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -30,9 +32,16 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const UPLOAD_STDIN = fileURLToPath(new URL('./upload-stdin.ts', import.meta.url));
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string', default: '1000000,5000000' }, runs: { type: 'string', default: '3' }, 's3': { type: 'boolean', default: true }, 'no-s3': { type: 'boolean', default: false } },
+  options: {
+    rows: { type: 'string', default: '1000000,5000000' },
+    runs: { type: 'string', default: '3' },
+    's3': { type: 'boolean', default: true },
+    'no-s3': { type: 'boolean', default: false },
+    'huge-mb': { type: 'string', default: '16,64,256' },
+  },
 });
-const sizes = args.rows!.split(',').map((n) => Number(n.replaceAll('_', '')));
+const sizes = args.rows!.split(',').map((n) => Number(n.replaceAll('_', ''))).filter((n) => n > 0);
+const hugeSizes = args['huge-mb']!.split(',').map(Number).filter((n) => n > 0);
 const runs = Number(args.runs);
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -54,6 +63,8 @@ for (const tool of ['psql', '/usr/bin/time']) {
 interface Measurement {
   readonly seconds: number;
   readonly peakRssMb: number;
+  /** User + system CPU seconds of the measured process: steadier than wall time on a shared machine. */
+  readonly cpuSeconds: number;
   readonly bytes: number;
 }
 interface Variant {
@@ -116,6 +127,7 @@ try {
       });
     }
   }
+  if (hugeSizes.length > 0) results.push(...(await hugeFieldRuns(postgres.endpoint)));
 } finally {
   await moto?.stop();
   await postgres.stop();
@@ -129,6 +141,40 @@ mkdirSync(outDir, { recursive: true });
 const outFile = join(outDir, `bench-${new Date().toISOString().replaceAll(':', '-')}.json`);
 writeFileSync(outFile, JSON.stringify({ machine: { cores: (await import('node:os')).cpus().length, node: process.version }, runs, results }, null, 2));
 log(`figures written to ${outFile}`);
+
+/** One row with one field of each size, through both engines, to a local file: MB/s and peak RSS. */
+async function hugeFieldRuns(pg: PostgresEndpoint): Promise<Record<string, unknown>[]> {
+  const database = 'bench_huge';
+  await createDemoDatabase(pg, database);
+  const pgEnv = { PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password, PGDATABASE: database };
+  const unit = 'ab"c,\\nd!'; // doubled quote, delimiter, newline: the scanner's worst case
+  const out: Record<string, unknown>[] = [];
+  for (const mb of hugeSizes) {
+    const sqlFile = join(work, `huge-${mb}.sql`);
+    const psql = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `DROP TABLE IF EXISTS huge; CREATE TABLE huge AS SELECT 1 AS id, repeat(E'${unit}', ${(mb * 1024 * 1024) / 8}) AS nome, timestamptz '2024-10-04 12:00-03' AS at`], { env: { PATH, ...pgEnv }, encoding: 'utf8' });
+    if (psql.status !== 0) throw new Error(`creating the ${mb} MiB field failed: ${psql.stderr}`);
+    writeFileSync(sqlFile, `SELECT at AS data_extracao, nome AS nome_usuario, id AS id_transacao, 1 AS valor_transacao, 'ok' AS status_transacao FROM huge`);
+    for (const engine of ['copy', 'cursor']) {
+      const name = `one ${mb} MiB field, ${engine} engine → local`;
+      const dir = join(work, `huge-${mb}-${engine}`);
+      const list: Measurement[] = [];
+      for (let run = 1; run <= runs; run++) {
+        rmSync(dir, { recursive: true, force: true });
+        const env = { ...pgEnv, REPORT_TIMEZONE: TIMEZONE, LOG_LEVEL: 'warn', REPORT_SQL_FILE: sqlFile, REPORT_ENGINE: engine, STORAGE_PROVIDER: 'local', LOCAL_STORAGE_DIR: dir };
+        const measurement = timed([CLI, 'run', '--date', REPORT_DATE], env, () => statSync(join(dir, 'relatorio_20241005.csv')).size);
+        list.push(measurement);
+        log(`${name}, run ${run}/${runs}: ${measurement.seconds.toFixed(2)} s, ${measurement.peakRssMb.toFixed(0)} MB RSS`);
+      }
+      const m = median(list);
+      out.push({
+        rows: 1, variant: name, median_seconds: round(m.seconds), cpu_seconds: round(middle(list.map((l) => l.cpuSeconds))), rows_per_second: null, mb_per_second: round(m.bytes / 1e6 / m.seconds),
+        peak_rss_mb: Math.round(m.peakRssMb), peak_rss_max_mb: Math.round(m.peakRssMaxMb), bytes: m.bytes, baseline: null, ratio: null,
+        runs: list.map((s) => round(s.seconds)), failed_runs: 0,
+      });
+    }
+  }
+  return out;
+}
 
 async function makeVariants(pg: PostgresEndpoint, database: string, rows: number): Promise<Variant[]> {
   const pgEnv = { PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: pg.user, PGPASSWORD: pg.password, PGDATABASE: database };
@@ -200,11 +246,15 @@ async function makeVariants(pg: PostgresEndpoint, database: string, rows: number
 
 /** Runs a command under /usr/bin/time; wall seconds and the peak RSS the OS saw (the largest process of the run). */
 function timed(command: string[], env: Record<string, string>, bytes: () => number): Measurement {
-  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', ...command], { env: { PATH, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %M %U %S', ...command], { env: { PATH, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
   const last = result.stderr.trim().split('\n').at(-1) ?? '';
   if (result.status !== 0) throw new Error(`${command.join(' ').slice(0, 200)} failed (${result.status}):\n${result.stderr.slice(-2000)}`);
-  const [seconds, kb] = last.split(' ').map(Number);
-  return { seconds: seconds!, peakRssMb: kb! / 1024, bytes: bytes() };
+  const [seconds, kb, user, system] = last.split(' ').map(Number);
+  return { seconds: seconds!, peakRssMb: kb! / 1024, cpuSeconds: user! + system!, bytes: bytes() };
+}
+
+function middle(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 }
 
 /** The median run's time and bytes, and the median and the largest of the runs' peak RSS. */
@@ -229,7 +279,7 @@ function printTable(rows: Record<string, unknown>[]): void {
     shown(r.rows_per_second, (v) => v.toLocaleString('en')),
     shown(r.mb_per_second),
     r.peak_rss_mb === null ? '—' : `${r.peak_rss_mb} / ${r.peak_rss_max_mb}`,
-    r.baseline === null ? '1.00 (baseline)' : shown(r.ratio, (v) => `${v.toFixed(2)}×`),
+    r.baseline === null ? (r.rows === 1 ? '—' : '1.00 (baseline)') : shown(r.ratio, (v) => `${v.toFixed(2)}×`),
     String(r.baseline ?? ''),
     `${(r.runs as number[]).length}/${(r.runs as number[]).length + Number(r.failed_runs)}`,
   ]);
@@ -240,6 +290,21 @@ function printTable(rows: Record<string, unknown>[]): void {
 }
 
 function printFlatness(rows: Record<string, unknown>[]): void {
+  for (const engine of hugeSizes.length > 1 ? ['copy', 'cursor'] : []) {
+    const found = hugeSizes.map((mb) => rows.find((r) => r.variant === `one ${mb} MiB field, ${engine} engine → local`));
+    // The start-up (~0.4 s) weighs on small fields: the rate between two sizes is the field's own cost.
+    const marginal = found.slice(1).map((r, i) => {
+      const [a, b] = [found[i], r];
+      if (!a || !b) return '—';
+      const mb = (Number(b.bytes) - Number(a.bytes)) / 1e6;
+      const rate = (key: string) => round(mb / (Number(b[key]) - Number(a[key])));
+      return `${hugeSizes[i]}→${hugeSizes[i + 1]} MiB ${rate('median_seconds')} MB/s wall, ${rate('cpu_seconds')} MB per CPU-second`;
+    });
+    process.stdout.write(
+      `one huge field, ${engine} engine: ${found.map((r, i) => `${hugeSizes[i]} MiB in ${r?.median_seconds ?? '—'} s (${r?.cpu_seconds ?? '—'} s CPU)`).join(', ')}; ` +
+        `per extra MB: ${marginal.join('; ')} (the same rate at every size = linear time)\n`,
+    );
+  }
   if (sizes.length < 2) return;
   const [small, large] = [Math.min(...sizes), Math.max(...sizes)];
   for (const variant of new Set(rows.filter((r) => String(r.variant).startsWith('daily-report')).map((r) => r.variant))) {

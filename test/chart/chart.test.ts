@@ -291,6 +291,11 @@ describe('bad values fail at install with the schema naming what is wrong', () =
   it('a key template without the date is rejected', () => rejects(['--set', 'report.keyTemplate=relatorio.csv'], /at '\/report\/keyTemplate'/));
   it('workload identity without an account URL names the value to set', () =>
     rejects(['--set', 'storage.provider=azure', '--set', 'storage.azure.workloadIdentity.enabled=true', '--set', 'storage.azure.workloadIdentity.clientId=00000000-1111-2222-3333-444444444444'], /\n  - storage\.azure\.accountUrl: /));
+  it('sse none without an endpoint (AWS itself) is rejected, and renders S3_SSE=none with one', async () => {
+    await rejects(['--set', 'storage.s3.sse=none'], /at '\/storage\/s3\/endpoint': minLength: got 0, want 1/);
+    const { objects } = await render('--set', 'storage.s3.sse=none', '--set', 'storage.s3.endpoint=https://minio.storage.svc:9000');
+    expect(envOf(workerContainer(only(objects, 'CronJob')))).toMatchObject({ S3_SSE: 'none', S3_ENDPOINT: 'https://minio.storage.svc:9000' });
+  });
   it('Azure with neither an existing Secret nor a connection string names the value to set', () =>
     rejects(['--set', 'storage.provider=azure'], /\n  - credentials\.existingSecret: a Secret holding the Azure Storage connection string/));
 });

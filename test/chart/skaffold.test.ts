@@ -97,6 +97,7 @@ describe('skaffold.yaml', () => {
       PGHOST: 'postgresql',
       PGSSLMODE: 'disable',
       S3_ENDPOINT: 'http://s3:9000',
+      S3_SSE: 'none',
       S3_FORCE_PATH_STYLE: 'true',
       AWS_SHARED_CREDENTIALS_FILE: '/etc/daily-report/credentials/aws-credentials',
       LOG_LEVEL: 'debug',

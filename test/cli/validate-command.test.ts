@@ -12,7 +12,7 @@ describe('daily-report validate', () => {
     expect(result.stdout).toMatch(/data_extracao\s+timestamptz\s+timestamptz\s+ok/);
     expect(result.stdout).toMatch(/id_transacao\s+bigint\s+verbatim\s+ok/);
     expect(result.stdout).toMatch(/valor_transacao\s+numeric\s+verbatim\s+ok/);
-    expect(result.stdout).toMatch(/nome_usuario\s+text\s+text\s+ok/);
+    expect(result.stdout).toMatch(/nome_usuario\s+text\s+guarded text \(category S, string\)\s+ok/);
     expect(result.stdout).toMatch(/contract: ok/);
     expect(await filesIn(db.outDir)).toEqual([]);
   });
@@ -30,7 +30,7 @@ describe('daily-report validate', () => {
     const sqlFile = await queryFile(db.outDir, 'bad', `SELECT now() AS data_extracao, 'x' AS nome, 1 AS id_transacao, 1.5 AS valor_transacao, 'ok' AS status_transacao`);
     const result = await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: sqlFile } });
     expect(result.code).toBe(3);
-    expect(result.stdout).toMatch(/nome\s+text\s+text\s+unexpected/);
+    expect(result.stdout).toMatch(/nome\s+text\s+guarded text \(category S, string\)\s+unexpected/);
     expect(result.stdout).toMatch(/contract: VIOLATED — .*missing nome_usuario; unexpected nome/);
     expect(errorOf(result).err).toMatchObject({ class: 'ReportContractViolated', exit_code: 3 });
   });

@@ -288,6 +288,24 @@ describe('storage configuration', () => {
     expect(crossField).toEqual([expect.stringMatching(/^AWS_REGION: is required/), expect.stringMatching(/^S3_SSE_KMS_KEY_ID: only applies with S3_SSE=aws:kms/)]);
   });
 
+  it('uses path-style requests with S3_ENDPOINT (virtual-host style only for AWS), unless S3_FORCE_PATH_STYLE says otherwise', async () => {
+    const s3 = { ...minimal, STORAGE_PROVIDER: 's3', AWS_REGION: 'us-east-1' };
+    const styleOf = async (env: Record<string, string>) => ((await loadConfig({ ...s3, ...env }, { now })).storage as { forcePathStyle: boolean }).forcePathStyle;
+    expect(await styleOf({})).toBe(false);
+    expect(await styleOf({ S3_ENDPOINT: 'https://minio.storage.svc:9000' })).toBe(true);
+    expect(await styleOf({ S3_ENDPOINT: 'https://minio.storage.svc:9000', S3_FORCE_PATH_STYLE: 'false' })).toBe(false);
+    expect(await styleOf({ S3_FORCE_PATH_STYLE: 'true' })).toBe(true);
+  });
+
+  it('accepts S3_SSE=none only with S3_ENDPOINT, and then warns on every command that reports go without an encryption header', async () => {
+    const s3 = { ...minimal, STORAGE_PROVIDER: 's3', AWS_REGION: 'us-east-1', S3_SSE: 'none' };
+    expect(await problemsOf(s3)).toEqual([expect.stringMatching(/^S3_SSE: none is only for S3-compatible servers \(with S3_ENDPOINT\): AWS S3 encrypts every object, so use AES256 or aws:kms$/)]);
+    const config = await loadConfig({ ...s3, S3_ENDPOINT: 'http://minio:9000' }, { now });
+    expect(config.storage).toMatchObject({ sse: 'none', endpoint: 'http://minio:9000' });
+    expect(config.warnings).toEqual([expect.stringMatching(/^S3_SSE=none: reports are sent to http:\/\/minio:9000 without a server-side encryption header/)]);
+    expect((await loadStorageConfig({ ...s3, S3_ENDPOINT: 'http://minio:9000' }, { now })).warnings).toEqual(config.warnings);
+  });
+
   it('builds the Azure settings from a connection string file', async () => {
     const azure = file('azure', 'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;\n');
     const config = await loadConfig({ ...minimal, STORAGE_PROVIDER: 'azure', AZURE_STORAGE_CONNECTION_STRING_FILE: azure, AZURE_STORAGE_PREFIX: 'r' }, { now });

@@ -4,19 +4,21 @@ import { parse } from 'csv-parse/sync';
 import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { REPORT_COLUMNS } from '../../src/csv/report-contract.ts';
+import { s3Servers } from '../support/s3-servers.ts';
 import { directS3Client } from '../support/s3-test-config.ts';
+import { S3_TEST_CREDENTIALS, type S3TestServer } from '../support/storage-servers.ts';
 import { errorOf, expectNoSecrets, queryFile, summaryOf } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, sql, type TestDatabase } from '../support/test-database.ts';
 
-const s3Server = inject('s3');
 const azurite = inject('azurite');
 const REPORT_DATE = '2024-10-05';
 const KEY = 'relatorio_20241005.csv';
 
 /** What a provider needs for the CLI, and how a test reads back what it published. */
 interface Provider {
-  readonly name: 's3' | 'azure';
+  /** STORAGE_PROVIDER, and the server for S3 (moto, minio). */
+  readonly name: string;
   readonly available: string | true;
   setup(): Promise<{
     env: Record<string, string>;
@@ -28,15 +30,14 @@ interface Provider {
 }
 
 const providers: Provider[] = [
-  {
-    name: 's3',
+  ...s3Servers().map((s3Server: S3TestServer): Provider => ({
+    name: `s3 on ${s3Server.name}`,
     available: 'url' in s3Server ? true : s3Server.skipped,
     async setup() {
       const url = (s3Server as { url: string }).url;
       const bucket = `e2e-${randomBytes(5).toString('hex')}`;
-      const env = { STORAGE_PROVIDER: 's3', S3_BUCKET: bucket, S3_PREFIX: 'relatorios', S3_ENDPOINT: url, S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test-secret', S3_PART_SIZE_MB: '5' };
-      process.env.AWS_ACCESS_KEY_ID = 'test';
-      process.env.AWS_SECRET_ACCESS_KEY = 'test-secret';
+      // Path style is the default with S3_ENDPOINT: not set here, so that default is what these runs use.
+      const env = { STORAGE_PROVIDER: 's3', S3_BUCKET: bucket, S3_PREFIX: 'relatorios', S3_ENDPOINT: url, AWS_REGION: 'us-east-1', ...S3_TEST_CREDENTIALS, S3_PART_SIZE_MB: '5' };
       const client = directS3Client(url);
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       return {
@@ -59,7 +60,7 @@ const providers: Provider[] = [
         inFlight: async () => ((await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).length > 0,
       };
     },
-  },
+  })),
   {
     name: 'azure',
     available: true,
@@ -101,7 +102,7 @@ describe.each(providers)('daily-report run with STORAGE_PROVIDER=$name', (provid
   const skip = provider.available !== true;
   let db: TestDatabase;
   beforeAll(async () => {
-    if (!skip) db = await createTestDatabase(`cloud_${provider.name}`);
+    if (!skip) db = await createTestDatabase(`cloud_${provider.name.replace(/\W+/g, '_')}`);
   });
 
   it.skipIf(skip)(`publishes the report and its manifest, byte-exact against the database${skip ? ` — SKIPPED: ${provider.available}` : ''}`, async () => {

@@ -74,7 +74,7 @@ describe('daily-report run', () => {
     const instants = new Set(csv.slice(1).map((r) => r[0]));
     expect(instants.size).toBe(1);
     const instant = [...instants][0] as string;
-    expect(instant).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?-03:00$/);
+    expect(instant).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}-03:00$/);
     expect(Math.abs(Date.parse(instant) - started)).toBeLessThan(60_000);
 
     // RFC 4180 line ends.
@@ -84,7 +84,7 @@ describe('daily-report run', () => {
 
     const summary = summaryOf(result);
     expect(summary).toMatchObject({ outcome: 'published', key: 'relatorio_20241005.csv', rows: csv.length - 1, bytes: Buffer.byteLength(bytes) });
-    expect(summary.window_start).toBe('2024-10-04T00:00:00.000-03:00');
+    expect(summary.window_start).toBe('2024-10-04T00:00:00.000000-03:00');
     expect(result.stdout).toBe('');
   });
 
@@ -133,10 +133,10 @@ describe('daily-report run', () => {
     expect(result.code, result.stderr).toBe(0);
     const times = (await readReport(join(dst.outDir, 'relatorio_20241028.csv'))).slice(1).map((r) => r[0]);
     expect(times).toHaveLength(25);
-    expect(times[0]).toBe('2024-10-27T00:00:00+02:00');
-    expect(times).toContain('2024-10-27T02:00:00+02:00');
-    expect(times).toContain('2024-10-27T02:00:00+01:00');
-    expect(times.at(-1)).toBe('2024-10-27T23:00:00+01:00');
+    expect(times[0]).toBe('2024-10-27T00:00:00.000000+02:00');
+    expect(times).toContain('2024-10-27T02:00:00.000000+02:00');
+    expect(times).toContain('2024-10-27T02:00:00.000000+01:00');
+    expect(times.at(-1)).toBe('2024-10-27T23:00:00.000000+01:00');
   });
 
   it('publishes a header-only report for a day without rows, and says so', async () => {
@@ -186,8 +186,8 @@ describe('daily-report run', () => {
     expect(manifest).toMatchObject({
       key: 'relatorio_20241005.csv',
       report_date: REPORT_DATE,
-      window_start: '2024-10-04T00:00:00.000-03:00',
-      window_end: '2024-10-05T00:00:00.000-03:00',
+      window_start: '2024-10-04T00:00:00.000000-03:00',
+      window_end: '2024-10-05T00:00:00.000000-03:00',
       rows: 1,
       bytes: csv.length,
       sha256: createHash('sha256').update(csv).digest('hex'),

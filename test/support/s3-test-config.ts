@@ -1,8 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3StorageConfig } from '../../src/config/config.ts';
 import { s3Client } from '../../src/storage/s3-client.ts';
+import { S3_TEST_CREDENTIALS } from './storage-servers.ts';
 
-/** S3 settings for moto on `endpoint` (moto accepts any credentials; set them in the environment). */
+/** S3 settings for a test server on `endpoint` (its credentials come from the environment: S3_TEST_CREDENTIALS). */
 export function s3TestConfig(endpoint: string | undefined, overrides: Partial<S3StorageConfig> = {}): S3StorageConfig {
   return {
     provider: 's3',
@@ -25,7 +26,6 @@ export function s3TestConfig(endpoint: string | undefined, overrides: Partial<S3
 
 /** A client that talks to the server directly, for tests to create buckets and read back objects. */
 export function directS3Client(endpoint: string): S3Client {
-  process.env.AWS_ACCESS_KEY_ID ??= 'test';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  Object.assign(process.env, S3_TEST_CREDENTIALS);
   return s3Client(s3TestConfig(endpoint));
 }

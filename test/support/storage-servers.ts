@@ -14,6 +14,24 @@ export const MOTO_REQUIREMENT = 'moto[server,s3crc32c]==5.2.5';
 export type ServerAvailability = { readonly url: string } | { readonly skipped: string };
 
 /**
+ * The one credential pair of every S3 test server: MinIO is started with it as its root user, and
+ * moto accepts anything. Tests put it in the environment, where the SDK's default chain reads it.
+ */
+export const S3_TEST_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'test-access-key', AWS_SECRET_ACCESS_KEY: 'test-secret-key' } as const;
+
+/**
+ * One S3-protocol server the S3 tests run on, as global-setup provides it: `describe.each(s3Servers)`
+ * runs a suite on each. moto is light and lenient; MinIO is strict (it verifies checksums, checks
+ * credentials and enforces If-None-Match on CompleteMultipartUpload atomically).
+ */
+export type S3TestServer = ServerAvailability & {
+  readonly name: 'moto' | 'minio';
+  /** A key S3_SSE_KMS_KEY_ID may name on this server. */
+  readonly kmsKeyId: string;
+  readonly strict: boolean;
+};
+
+/**
  * Finds moto_server (MOTO_SERVER, or the cached venv), provisioning the venv from PyPI when it is
  * missing. Returns why it could not, so the S3 tier can say it was skipped — and CI can refuse.
  */
