@@ -28,7 +28,7 @@ export interface CommandContext {
  */
 export async function withConfig(
   context: CommandContext,
-  flags: { date?: string | undefined; problems?: readonly string[] },
+  flags: { date?: string | undefined; problems?: readonly string[]; publishes?: boolean },
   body: (config: Config, logger: Logger) => Promise<ExitCode>,
   onFailure: (error: unknown) => void = () => undefined,
 ): Promise<ExitCode> {
@@ -37,7 +37,7 @@ export async function withConfig(
     const config = await inSpan(SPAN.config, {}, async () => {
       const cli = flags.problems ?? [];
       try {
-        const loaded = await loadConfig(context.env, { date: flags.date, signal: context.signal, now: context.now?.() });
+        const loaded = await loadConfig(context.env, { date: flags.date, signal: context.signal, now: context.now?.(), publishes: flags.publishes });
         if (cli.length > 0) throw new ConfigurationIsInvalid(cli, { phase: 'cli' });
         return loaded;
       } catch (error) {

@@ -38,7 +38,7 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
     try {
       const code = await withConfig(
         context,
-        { date: args.date, problems },
+        { date: args.date, problems, publishes: !args.dryRun },
         async (config, logger) => {
           alerts = config.alerts;
           reportDate = config.report.date ?? todayIn(config.report.timezone, new Date());

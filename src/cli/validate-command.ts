@@ -47,7 +47,7 @@ export async function validateCommand(args: ValidateArgs, context: CommandContex
     }
     if (storage.state === 'failed') throw storage.error;
     if (database.validation.violation !== undefined) throw new ReportContractViolated(database.validation.violation, { phase: 'extract' });
-    logger.info({ database: database.validation.database, query_file: database.validation.queryFile, storage: storage.location, }, 'configuration, connection, query and storage are valid');
+    logger.info({ database: database.validation.database, query_file: database.validation.queryFile, storage: storage.location }, 'configuration, connection, query and storage are valid');
     return ExitCode.ok;
   });
 }

@@ -136,6 +136,12 @@ export interface BuildContext {
   /** True when the variable's value was refused (checks that build on it would only add noise). */
   failed(name: string): boolean;
   problem(name: string, text: string): void;
+  /**
+   * The domain will write into this directory: the loader checks (after every build, before anything
+   * is contacted) that it is a writable directory or can be created, so a file there is exit 2 at once
+   * rather than ENOTDIR after the extraction.
+   */
+  requireDirectory(name: string, path: string): void;
   /** A line every command logs as a warning, for a valid setting whose consequence must not go unnoticed. */
   warning(text: string): void;
 }
@@ -219,8 +225,16 @@ export function keyPathProblems(value: string, kind: 'key' | 'prefix'): string[]
   if (value !== '' && !value.startsWith('/') && segments.some((segment) => segment === '')) problems.push('must not contain an empty segment ("//")');
   if (value.includes('\\')) problems.push('must use "/" to separate folders, not "\\"');
   if (/[\u0000-\u001f\u007f]/.test(value)) problems.push('must not contain control characters');
+  // S3 keys and Azure blob names end at 1024 bytes, file names at 255, and the report's manifest and
+  // temporary file add up to 60 bytes to the name: past these the run fails only when it publishes.
+  const limit = KEY_PATH_MAX_BYTES[kind];
+  if (Buffer.byteLength(value) > limit) problems.push(`must be at most ${limit} bytes long (prefix and key together stay under the 1024 of S3 and Azure)`);
+  if (segments.some((segment) => Buffer.byteLength(segment) > SEGMENT_MAX_BYTES)) problems.push(`must not have a folder or file name longer than ${SEGMENT_MAX_BYTES} bytes (file systems stop at 255)`);
   return problems;
 }
+
+const KEY_PATH_MAX_BYTES = { key: 880, prefix: 120 } as const;
+const SEGMENT_MAX_BYTES = 180;
 
 /** The same, as a `check` for `text()`. */
 export function keyPathCheck(kind: 'key' | 'prefix', example: string): (value: string) => string | undefined {

@@ -9,6 +9,9 @@ import { defineSettings, fileText, oneOf, text, unquotedProblem, wholeNumber, ty
 // A URL (postgres://user:password@host/db) or user@host in PGHOST is refused without being echoed:
 // node-postgres would take it as a host name, and the password would reach every log line and span.
 const HOST_WITH_CREDENTIALS = /^[a-z][a-z0-9+.-]*:\/\/|@/i;
+// libpq expands a dbname holding "=" or a URI prefix into a whole connection string (password
+// included); node-postgres takes it as a name, and the name is in every log line, span and error.
+const DATABASE_AS_CONNECTION_STRING = /^[a-z][a-z0-9+.-]*:\/\/|=/i;
 
 export const DATABASE_SETTINGS = defineSettings({
   PGHOST: text({
@@ -16,11 +19,22 @@ export const DATABASE_SETTINGS = defineSettings({
     check: (s) =>
       HOST_WITH_CREDENTIALS.test(s)
         ? unquotedProblem('must be a host name, not a connection URI (its credentials would be logged): set PGHOST, PGPORT, PGDATABASE, PGUSER and PGPASSWORD separately')
-        : undefined,
+        : s.includes(',')
+          ? "must be one host: libpq's host list (h1,h2) is not supported by node-postgres, which would look the whole text up in DNS on every retry (point it at the replica's service name)"
+          : /\s/.test(s)
+            ? 'must not contain spaces (a host name never does; is there a stray space or newline?)'
+            : undefined,
     doc: 'Database host. Point it at a **read replica** (see Operations). A `postgres://` URI is refused: give its parts in the other PG* variables.',
   }),
   PGPORT: wholeNumber({ min: 1, max: 65_535, example: 5432, default: '5432', fromFile: true, doc: 'Database port.' }),
-  PGDATABASE: text({ required: 'is required: the database to read (example: PGDATABASE=app)', fromFile: true, form: 'database name', doc: 'Database to read, e.g. `app`.' }),
+  PGDATABASE: text({
+    required: 'is required: the database to read (example: PGDATABASE=app)', fromFile: true, form: 'database name',
+    check: (s) =>
+      DATABASE_AS_CONNECTION_STRING.test(s)
+        ? unquotedProblem('must be a database name, not a connection URI or "key=value" string (its credentials would be logged): set PGHOST, PGPORT, PGDATABASE, PGUSER and PGPASSWORD separately')
+        : undefined,
+    doc: 'Database to read, e.g. `app`. A connection URI or `key=value` string (which libpq would expand) is refused.',
+  }),
   PGUSER: text({ required: 'is required: a role with SELECT on the report tables (example: PGUSER=report_reader)', fromFile: true, form: 'role name', doc: "Role with `SELECT` on the report's tables only, e.g. `report_reader`." }),
   PGPASSWORD: text({ secret: true, fromFile: true, form: 'password', defaultDoc: '*(none)*', doc: 'Its password.' }),
   PGSSLMODE: oneOf({

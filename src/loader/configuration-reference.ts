@@ -31,24 +31,32 @@ them all, \`backfill --missing-only\` only the storage settings and \`REPORT_KEY
   holding the value (a mounted Kubernetes Secret; one trailing newline is ignored). Setting both
   \`X\` and \`X_FILE\` is an error. The file must be a regular file of at most ${SECRET_FILE_MAX_BYTES / 1024} KiB: a FIFO, a device
   (\`/dev/zero\`) or a directory is refused at once, and a value read from a file is never quoted
-  in an error.
+  in an error. \`X_FILE\` for a setting not marked *file* is an error, not ignored (PGSSLMODE would keep its default: plaintext).
 - **Secrets are redacted everywhere**: the value of every setting marked *secret* is replaced by
   \`[redacted]\` in every log line, webhook payload and span, whatever wrote it.
 - **No connection URI in \`PGHOST\`**: \`postgres://user:password@host/db\` is refused (exit 2)
   without being echoed; give its parts in \`PGHOST\`, \`PGPORT\`, \`PGDATABASE\`, \`PGUSER\`, \`PGPASSWORD\`.
+  The same holds for a URI or \`key=value\` string in \`PGDATABASE\` (libpq would expand it), and
+  \`PGHOST\` is one host (no \`h1,h2\` list).
 - **Typos are refused**: an unknown variable with one of our prefixes (\`PG\`, \`REPORT_\`,
-  \`CSV_\`, \`STORAGE_\`, \`S3_\`, \`AZURE_STORAGE_\`, \`LOG_\`, \`ALERT_\`, \`TELEMETRY_\` …) one or two
+  \`CSV_\`, \`STORAGE_\`, \`S3_\`, \`AZURE_STORAGE_\`, \`AWS_\`, \`LOG_\`, \`ALERT_\`, \`TELEMETRY_\` …) one or two
   letters from a known setting is an error naming it (\`PGSSLMOD: … did you mean PGSSLMODE?\`);
-  any other is logged as a warning and ignored. Kubernetes service-link variables are ignored.
+  any other is logged as a warning and ignored (the AWS SDK's own \`AWS_*\` are not warned about). Kubernetes service-link variables are ignored.
 - **Bounds**: durations are written \`90s\`, \`5m\`, \`2h\`, \`1h30m\`, \`500ms\` or bare milliseconds,
   within the range each setting gives. Keys and prefixes cannot climb out of their bucket,
-  container or directory (no leading \`/\`, no \`.\` or \`..\` segment, no \`//\`; a key has no trailing \`/\`).
+  container or directory (no leading \`/\`, no \`.\` or \`..\` segment, no \`//\`; a key has no trailing \`/\`),
+  and stay short enough to publish (a name at most 180 bytes, a key template 880, a prefix 120).
+  Part or block buffers (size × (in flight + 1)) stay within 2048 MiB. \`LOCAL_STORAGE_DIR\` must be
+  a writable directory or creatable under one (checked with \`stat\`, nothing is created).
 - **The report's zone**: \`REPORT_TIMEZONE\`, else the process's \`TZ\`; an empty \`TZ\` or one that is
-  not an IANA zone (a POSIX rule such as \`BRT3\`) is refused rather than read as \`Etc/Unknown\`.
+  not an IANA zone (a POSIX rule such as \`BRT3\`) is refused rather than read as \`Etc/Unknown\`,
+  and so is a UTC offset (\`+03:00\`, which PostgreSQL reads as 3 hours *west*: write \`Etc/GMT-3\`).
   A report date (\`--date\` or \`REPORT_DATE\`) after today in that zone is refused: its day has not ended.
 - **\`daily-report validate\`** checks all of this, then the database (connects, describes the query,
   checks the contract) and the storage (its preflight), prints both, and exits with the
-  database's failure code if it failed, else the storage's, else 3 for a broken contract, else 0.
+  database's failure code if it failed, else the storage's, else 3 for a broken contract, else 0
+  (the storage preflight takes the report's lock and releases it: a lock another run holds is
+  printed as a note, not a failure).
 
 **Adding a setting** is one entry in its domain's spec (\`defineSettings\` in the file named under its
 heading: name, form and bounds, default, documentation, secret and file flags, the commands that

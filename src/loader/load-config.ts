@@ -3,6 +3,7 @@ import { rememberSecret } from '../config/redaction.ts';
 import type { BuildContext, Command, Setting, SettingsDomain, SettingsSpec } from '../config/setting.ts';
 import { ConfigurationIsInvalid, RunWasTerminated } from '../errors.ts';
 import { closestName } from './did-you-mean.ts';
+import { directoryProblem } from './setting-directories.ts';
 import { readSettingFile, SettingFileUnreadable, type ReadSettingFile } from './setting-files.ts';
 import { DOMAINS, KNOWN_VARIABLES, LIBPQ_VARIABLES, OWN_PREFIXES, settingsFor } from './settings-spec.ts';
 
@@ -19,6 +20,8 @@ export interface LoadOptions {
   /** The clock, for "is this report date's day over". */
   readonly now?: Date;
   readonly readFile?: ReadSettingFile;
+  /** False for a dry run: nothing is written to the storage, so its directory is not checked (a read-only root filesystem is fine). */
+  readonly publishes?: boolean;
 }
 
 type DomainName = keyof typeof DOMAINS;
@@ -125,6 +128,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
   }
   problems.push(...typoProblems(rawEnv, command));
 
+  const directories: [string, string][] = [];
   const context: BuildContext = {
     env: rawEnv,
     date: options.date,
@@ -132,12 +136,18 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
     given: (name) => given.has(name),
     failed: (name) => failed.has(name),
     problem: (name, text) => void problems.push(`${name}: ${text}`),
+    requireDirectory: (name, path) => void directories.push([name, path]),
     warning: (text) => void warnings.push(text),
   };
   const built: Record<string, unknown> = {};
   for (const name of COMMAND_DOMAINS[command]) {
     const domain = DOMAINS[name] as SettingsDomain<SettingsSpec, unknown>;
     built[name] = domain.build(Object.fromEntries(Object.keys(domain.spec).map((key) => [key, values.get(key) ?? domain.spec[key]!.default])) as never, context);
+  }
+  for (const [name, path] of options.publishes === false ? [] : directories) {
+    signal.throwIfAborted();
+    const wrong = await directoryProblem(path);
+    if (wrong !== undefined) problems.push(`${name}: ${wrong}`);
   }
   if (problems.length > 0) throw new ConfigurationIsInvalid(problems);
   return { values, built: built as Loaded['built'], warnings: [...warnings, ...unknownVariableWarnings(rawEnv)] };
@@ -185,22 +195,49 @@ async function rawValue(
 function typoProblems(env: Env, command: Command): string[] {
   const read = new Set(settingsFor(command).flatMap((s) => [s.name, `${s.name}_FILE`]));
   return unknownVariables(env).flatMap((name) => {
+    const withoutFile = withoutFileForm(name, command);
+    if (withoutFile !== undefined) {
+      const how = withoutFile.source === 'file' ? `its value is already a path: set ${withoutFile.name}=<path>` : `set ${withoutFile.name} itself`;
+      return [`${name}: ${withoutFile.name} cannot be read from a file (${how}); as written, it is ignored and ${withoutFile.name} keeps its default`];
+    }
     const meant = name in LIBPQ_VARIABLES ? undefined : closestName(name, KNOWN_VARIABLES);
     return meant === undefined || !read.has(meant) ? [] : [`${name}: is not a setting of daily-report; did you mean ${meant}? (as written, it is ignored and ${meant} keeps its default)`];
   });
 }
 
+/**
+ * `X_FILE` where X is a setting the command reads but that has no file form: refused, because X
+ * silently keeps its default (PGSSLMODE_FILE holding verify-full would connect in plaintext).
+ */
+function withoutFileForm(name: string, command: Command): Setting | undefined {
+  if (!name.endsWith('_FILE')) return undefined;
+  const base = name.slice(0, -'_FILE'.length);
+  return settingsFor(command).find((s) => s.name === base && !s.fromFile);
+}
+
 /** The other unknown variables with one of our prefixes: logged, probably a leftover. */
 function unknownVariableWarnings(env: Env): string[] {
   return unknownVariables(env)
+    .filter((name) => !AWS_SDK_PREFIX.test(name))
     .filter((name) => name in LIBPQ_VARIABLES || closestName(name, KNOWN_VARIABLES) === undefined)
     .map((name) => (name in LIBPQ_VARIABLES ? `${name} is ${LIBPQ_VARIABLES[name]}` : `${name} is not a setting of daily-report and is ignored`));
 }
 
+/**
+ * The AWS SDK reads many AWS_* variables of its own (AWS_PROFILE, AWS_ROLE_ARN …): they are looked at
+ * only as possible typos of ours (AWS_REGOIN), never warned about as unknown.
+ */
+const AWS_SDK_PREFIX = /^AWS_/;
+
 function unknownVariables(env: Env): string[] {
   const known = new Set(KNOWN_VARIABLES);
   return Object.keys(env).filter(
-    (name) => env[name] !== undefined && env[name] !== '' && OWN_PREFIXES.some((prefix) => name.startsWith(prefix)) && !known.has(name) && !isServiceLink(name, env),
+    (name) =>
+      env[name] !== undefined &&
+      env[name] !== '' &&
+      (OWN_PREFIXES.some((prefix) => name.startsWith(prefix)) || AWS_SDK_PREFIX.test(name)) &&
+      !known.has(name) &&
+      !isServiceLink(name, env),
   );
 }
 

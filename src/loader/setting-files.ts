@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /** Why a file named by a setting could not be read; the message never quotes its content. */
 export class SettingFileUnreadable extends Error {
@@ -29,23 +29,31 @@ export const readSettingFile: ReadSettingFile = async (path, maxBytes, signal) =
     throw new SettingFileUnreadable((error as NodeJS.ErrnoException).code ?? 'unreadable', { cause: error });
   }
   try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) throw new SettingFileUnreadable(`not a regular file (${kindOf(stats)})`);
-    // /proc and some mounted files report size 0: trust only what reading returns.
-    const buffer = Buffer.alloc(maxBytes + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      signal.throwIfAborted();
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > maxBytes) throw new SettingFileUnreadable(`larger than ${formatBytes(maxBytes)}`);
-    return buffer.toString('utf8', 0, length);
+    return await readOpened(handle, maxBytes, signal);
+  } catch (error) {
+    // EIO, ESTALE … after open: still a file the job cannot use (exit 2), never "a bug".
+    if (error instanceof SettingFileUnreadable || signal.aborted) throw error;
+    throw new SettingFileUnreadable((error as NodeJS.ErrnoException).code ?? 'unreadable', { cause: error });
   } finally {
     await handle.close();
   }
 };
+
+async function readOpened(handle: FileHandle, maxBytes: number, signal: AbortSignal): Promise<string> {
+  const stats = await handle.stat();
+  if (!stats.isFile()) throw new SettingFileUnreadable(`not a regular file (${kindOf(stats)})`);
+  // /proc and some mounted files report size 0: trust only what reading returns.
+  const buffer = Buffer.alloc(maxBytes + 1);
+  let length = 0;
+  while (length < buffer.length) {
+    signal.throwIfAborted();
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+    if (bytesRead === 0) break;
+    length += bytesRead;
+  }
+  if (length > maxBytes) throw new SettingFileUnreadable(`larger than ${formatBytes(maxBytes)}`);
+  return buffer.toString('utf8', 0, length);
+}
 
 function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
   if (stats.isDirectory()) return 'a directory';

@@ -36,7 +36,7 @@ export const REPORT_SETTINGS = defineSettings({
   REPORT_KEY_TEMPLATE: text({
     default: DEFAULT_KEY_TEMPLATE, commands: ['run', 'validate', 'backfill'], form: 'object key with date placeholders',
     check: (s) => {
-      const problems = [...keyTemplateProblems(s), ...keyPathProblems(s, 'key').filter((p) => /end with|empty segment|control/.test(p))];
+      const problems = [...keyTemplateProblems(s), ...keyPathProblems(s, 'key').filter((p) => /end with|empty segment|control|at most|longer than/.test(p))];
       return problems.length === 0 ? undefined : problems.join('; ');
     },
     doc: 'Object key; placeholders `{YYYYMMDD}`, `{YYYY-MM-DD}`, `{YYYY}`, `{MM}`, `{DD}`. Must contain the date; no leading or trailing `/`, no `..`.',

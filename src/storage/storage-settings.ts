@@ -1,5 +1,5 @@
 import { S3_CHECKSUM_ALGORITHMS, S3_SSE_MODES, STORAGE_PROVIDERS, type StorageConfig } from '../config/config.ts';
-import { defineSettings, duration, flag, keyPathCheck, oneOf, text, unquotedProblem, url, wholeNumber, type SettingsDomain } from '../config/setting.ts';
+import { defineSettings, duration, flag, keyPathCheck, oneOf, text, unquotedProblem, url, wholeNumber, type BuildContext, type SettingsDomain } from '../config/setting.ts';
 import { azureConnectionStringProblem, connectionStringSecrets } from './azure-connection-string.ts';
 
 /**
@@ -18,6 +18,9 @@ const CUSTOM_REGION_FORM = /^[a-z0-9][a-z0-9-]{0,62}$/;
 // Commands that publish or look at published reports: backfill --missing-only asks the storage too.
 const STORAGE_COMMANDS = ['run', 'validate', 'backfill'] as const;
 const prefixCheck = keyPathCheck('prefix', 'diarios/');
+// Each size is bounded alone; their product is the memory the upload holds. Past this the pod is
+// OOM-killed mid-upload (exit 137, retried by Kubernetes) instead of refused.
+const MAX_PART_BUFFERS_MB = 2_048;
 // The form every server's region has; AWS's own form is checked with the provider (it depends on S3_ENDPOINT).
 const regionCheck = (s: string) => (CUSTOM_REGION_FORM.test(s) ? undefined : 'must be an AWS region such as sa-east-1 or us-east-1');
 
@@ -28,7 +31,7 @@ export const STORAGE_SETTINGS = defineSettings({
     doc: 'S3/Azure: a request silent this long (or taking this long in all) is dropped and retried. An S3 upload with no progress for twice this fails with exit 1.',
   }),
   STORAGE_MAX_ATTEMPTS: wholeNumber({ min: 1, max: 20, example: 5, default: '5', commands: STORAGE_COMMANDS, doc: 'S3/Azure: attempts per request (the SDKs back off between them).' }),
-  LOCAL_STORAGE_DIR: text({ default: './out', commands: STORAGE_COMMANDS, form: 'path of a directory', doc: 'Directory for `local`.' }),
+  LOCAL_STORAGE_DIR: text({ default: './out', commands: STORAGE_COMMANDS, form: 'path of a directory', doc: 'Directory for `local`: a writable directory, or one that can be created (a file there is refused before anything is contacted).' }),
   S3_BUCKET: text({
     default: DEFAULT_BUCKET, commands: STORAGE_COMMANDS, form: 'S3 bucket name', doc: 'Bucket.',
     check: (s) => (S3_BUCKET_NAME.test(s) ? undefined : 'must be a valid S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)'),
@@ -53,7 +56,7 @@ export const STORAGE_SETTINGS = defineSettings({
   S3_PART_SIZE_MB: wholeNumber({ min: 5, max: 5_120, example: 8, default: '8', commands: STORAGE_COMMANDS, doc: 'Multipart part size in MiB.' }),
   // 8 MiB parts, 2 in flight while a third fills: 24 MiB of part buffers, chosen by measurement
   // (README, Performance: 4 in flight ran no faster and peaked ~10 MB higher).
-  S3_QUEUE_SIZE: wholeNumber({ min: 1, max: 64, example: 2, default: '2', commands: STORAGE_COMMANDS, doc: 'Parts uploading at once. Part buffers = part size × (queue size + 1) = 24 MiB by default; raise it for a distant bucket (and the memory limit with it).' }),
+  S3_QUEUE_SIZE: wholeNumber({ min: 1, max: 64, example: 2, default: '2', commands: STORAGE_COMMANDS, doc: 'Parts uploading at once. Part buffers = part size × (queue size + 1) = 24 MiB by default, at most 2048 MiB; raise it for a distant bucket (and the memory limit with it).' }),
   AZURE_STORAGE_CONNECTION_STRING: text({
     secret: true, fromFile: true, commands: STORAGE_COMMANDS, form: 'Azure Storage connection string', defaultDoc: '—', secretParts: connectionStringSecrets,
     check: (s) => {
@@ -70,7 +73,7 @@ export const STORAGE_SETTINGS = defineSettings({
   AZURE_STORAGE_PREFIX: text({ commands: STORAGE_COMMANDS, form: 'blob name prefix', defaultDoc: '*(empty)*', check: prefixCheck, doc: 'Blob name prefix (a missing final `/` is added).' }),
   AZURE_ENCRYPTION_SCOPE: text({ commands: STORAGE_COMMANDS, form: 'encryption scope name', defaultDoc: '*(account default)*', doc: 'Encryption scope for the blobs (e.g. one backed by a customer-managed key).' }),
   AZURE_BLOCK_SIZE_MB: wholeNumber({ min: 1, max: 4_000, example: 8, default: '8', commands: STORAGE_COMMANDS, doc: 'Block size in MiB.' }),
-  AZURE_MAX_CONCURRENCY: wholeNumber({ min: 1, max: 64, example: 2, default: '2', commands: STORAGE_COMMANDS, doc: 'Blocks uploading at once. Block buffers = block size × (concurrency + 1) = 24 MiB by default, as for S3.' }),
+  AZURE_MAX_CONCURRENCY: wholeNumber({ min: 1, max: 64, example: 2, default: '2', commands: STORAGE_COMMANDS, doc: 'Blocks uploading at once. Block buffers = block size × (concurrency + 1) = 24 MiB by default (at most 2048 MiB), as for S3.' }),
 });
 
 export const storageSettings: SettingsDomain<typeof STORAGE_SETTINGS, StorageConfig> = {
@@ -79,6 +82,7 @@ export const storageSettings: SettingsDomain<typeof STORAGE_SETTINGS, StorageCon
     const common = { requestTimeoutMs: v.STORAGE_REQUEST_TIMEOUT, maxAttempts: v.STORAGE_MAX_ATTEMPTS };
     switch (v.STORAGE_PROVIDER) {
       case 'local':
+        context.requireDirectory('LOCAL_STORAGE_DIR', v.LOCAL_STORAGE_DIR);
         return { provider: 'local', dir: v.LOCAL_STORAGE_DIR };
       case 's3': {
         const region = v.AWS_REGION ?? v.AWS_DEFAULT_REGION;
@@ -89,6 +93,7 @@ export const storageSettings: SettingsDomain<typeof STORAGE_SETTINGS, StorageCon
         else if (v.S3_ENDPOINT === undefined && !AWS_REGION_FORM.test(region)) {
           context.problem(regionName, `must be an AWS region such as sa-east-1 or us-east-1 (got ${JSON.stringify(region)})`);
         }
+        bufferProblem(context, 'S3_PART_SIZE_MB', v.S3_PART_SIZE_MB, 'S3_QUEUE_SIZE', v.S3_QUEUE_SIZE);
         if (v.S3_SSE === 'none') {
           if (v.S3_ENDPOINT === undefined) {
             context.problem('S3_SSE', 'none is only for S3-compatible servers (with S3_ENDPOINT): AWS S3 encrypts every object, so use AES256 or aws:kms');
@@ -117,6 +122,7 @@ export const storageSettings: SettingsDomain<typeof STORAGE_SETTINGS, StorageCon
         };
       }
       case 'azure':
+        bufferProblem(context, 'AZURE_BLOCK_SIZE_MB', v.AZURE_BLOCK_SIZE_MB, 'AZURE_MAX_CONCURRENCY', v.AZURE_MAX_CONCURRENCY);
         if (context.given('AZURE_STORAGE_CONNECTION_STRING') === context.given('AZURE_STORAGE_ACCOUNT_URL')) {
           context.problem(
             'AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_URL',
@@ -137,6 +143,15 @@ export const storageSettings: SettingsDomain<typeof STORAGE_SETTINGS, StorageCon
     }
   },
 };
+
+/** Part (block) buffers = size × (in flight + 1, the one filling), bounded as a whole. */
+function bufferProblem(context: BuildContext, sizeName: string, sizeMb: number, queueName: string, queue: number): void {
+  if (context.failed(sizeName) || context.failed(queueName)) return;
+  const total = sizeMb * (queue + 1);
+  if (total > MAX_PART_BUFFERS_MB) {
+    context.problem(`${sizeName} and ${queueName}`, `hold ${sizeMb} MiB × (${queue} + 1) = ${total} MiB of buffers, more than ${MAX_PART_BUFFERS_MB} MiB: the pod would be OOM-killed mid-upload; lower one of them (the defaults hold 24 MiB)`);
+  }
+}
 
 /** "" stays ""; "reports" becomes "reports/" (a leading "/" or a ".." segment was refused by the check). */
 function normalizePrefix(prefix: string | undefined): string {
