@@ -165,3 +165,41 @@ describe.each(providers)('%s: a run paused past its lock’s lifetime, and the r
   });
 });
 
+
+describe('local: a run paused between its identity check and its rename, past its lock’s lifetime', () => {
+  it('renames its CSV over the other run’s published pair, then removes the manifest that no longer describes the CSV', async () => {
+    const world = await localWorld();
+    // A published report first, so that the runs under test replace it (check the old CSV's identity, then rename).
+    const first = randomUUID();
+    const p = publisher(world.storage, first, () => new Date());
+    expect(await p.begin(new AbortController().signal)).toBe('publish');
+    await p.publish(input(first).input);
+
+    const runA = randomUUID();
+    const runB = randomUUID();
+    const held = gate();
+    const released = new AbortController();
+    // A's rename of its CSV is held (a hung NFS call): its identity check of the old CSV has already passed.
+    world.inject({ object: 'csv', operations: ['rename'] }, 'SIGTERM while held', { onHeld: held.open, released: released.signal });
+    const a = publisher(world.storage, runA, () => new Date());
+    expect(await a.begin(new AbortController().signal)).toBe('publish');
+    const aDone = settle(a.publish(input(runA).input));
+    await held.promise;
+
+    const b = publisher(world.storage, runB, () => new Date(Date.now() + 2 * TTL_MS));
+    expect(await b.begin(new AbortController().signal)).toBe('publish');
+    const bResult = await settle(b.publish(input(runB).input));
+    expect(bResult.error, 'B publishes over the old report').toBeUndefined();
+
+    released.abort();
+    const aResult = await aDone;
+    expect(aResult.error, 'A stops: it lost the lock').toBeDefined();
+
+    const state = await world.state();
+    expect(state.csv!.bytes.toString()).toContain(runA);
+    if (state.manifest) {
+      expect(state.manifest.sha256, 'I2: B’s manifest is left beside A’s CSV').toBe(sha256(state.csv!.bytes));
+    }
+    expect(a.leftBehind()).toMatch(/without a manifest/);
+  });
+});
