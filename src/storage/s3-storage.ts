@@ -75,6 +75,14 @@ export class S3Storage implements ReportStorage {
   }
 
   async remove(key: string, options: { signal: AbortSignal; ifMatch: string }): Promise<void> {
+    // Some S3-compatible servers ignore If-Match on DeleteObject and delete whatever is there (MinIO,
+    // measured here). Looking first keeps their window to one round trip instead of for ever; on S3,
+    // which honours it, the condition on the request is what counts.
+    const current = await this.head(key, options.signal);
+    if (current === undefined) return;
+    if (current.etag !== options.ifMatch) {
+      throw new ConditionNotMet(`${this.locate(key)} changed (ETag ${current.etag}, expected ${options.ifMatch}): not deleting it`, { phase: 'upload', context: { location: this.locate(key) } });
+    }
     try {
       await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfMatch: options.ifMatch }), { abortSignal: options.signal });
     } catch (error) {
