@@ -182,12 +182,19 @@ export class ReportPublisher {
       this.#step('csv.verify');
       const object = await this.#verify(written!, input.bytes(), pending, input.metadata, finishing.signal);
       this.#step('manifest.write');
-      const write = () => this.#writeManifest(input.manifest(object, location), input.metadata, finishing.signal);
+      // The second fence: a run paused since the first one (SIGSTOP, a frozen node, a hung call)
+      // for longer than its lock's lifetime may have been taken over meanwhile; its manifest, written
+      // now, would end up beside the other run's CSV. It learns it here and writes none.
+      await this.#renewBeforeManifest(object, input.metadata, finishing.signal);
+      const write = () => this.#writeManifest(input.manifest(object, location), object, input.metadata, finishing.signal);
       await (this.#options.inManifestSpan ? this.#options.inManifestSpan(write) : write());
       await this.#release(finishing.signal);
       return { location, object, finishedAfterSignal: input.signal.aborted };
     } catch (error) {
-      if (this.#lock.held) await this.#release(graceSignal());
+      // Whatever happened, never leave a manifest beside a CSV it does not describe (I2).
+      const grace = graceSignal();
+      if (this.#csvMayHaveChanged) await this.#dropManifestThatLies(grace);
+      if (this.#lock.held) await this.#release(grace);
       throw error;
     } finally {
       finishing.dispose();
@@ -286,19 +293,69 @@ export class ReportPublisher {
     throw new TransientFailure(`verification of ${location} failed: ${problems.join('; ')}`, { phase: 'upload', context: { location } });
   }
 
-  async #writeManifest(bytes: Buffer, metadata: Readonly<Record<string, string>>, signal: AbortSignal): Promise<void> {
+  async #writeManifest(bytes: Buffer, csv: StoredObject, metadata: Readonly<Record<string, string>>, signal: AbortSignal): Promise<void> {
     const { manifestKey } = this.#options;
     const storage = this.#storage;
+    const write = () => storage.write(manifestKey, once(bytes), { signal, ifExists: 'fail', contentType: 'application/json', metadata });
     try {
-      await storage.write(manifestKey, once(bytes), { signal, ifExists: 'fail', contentType: 'application/json', metadata });
-    } catch (error) {
-      if (error instanceof ConditionNotMet) {
+      try {
+        await write();
+      } catch (error) {
+        if (!(error instanceof ConditionNotMet)) throw error;
         // Our own earlier attempt (its answer lost): the manifest there is ours, byte for byte.
         const there = await storage.read(manifestKey, signal).catch(() => undefined);
         if (there?.bytes.equals(bytes)) return;
+        // A manifest written since we looked, by a run that held this lock before us and was paused
+        // past its lifetime: it describes the CSV we just replaced. Under our lock (renewed just now),
+        // with our CSV under the final name, it is a lie: remove it (If-Match) and publish ours.
+        if (!there || !(await this.#csvIsStill(csv, signal))) throw error;
+        await this.#storage.remove(manifestKey, { signal, ifMatch: there.object.etag });
+        await write();
       }
+    } catch (error) {
       this.#leftBehind = 'the CSV is published without its manifest (not yet published); the next run repairs it';
       throw error instanceof ReportError ? error : new TransientFailure(`writing the manifest failed: ${messageOf(error)}`, { phase: 'upload', cause: error });
+    }
+  }
+
+  /** The second fence (see `publish`): renew the lock; one taken over meanwhile stops the run before its manifest. */
+  async #renewBeforeManifest(csv: StoredObject, metadata: Readonly<Record<string, string>>, signal: AbortSignal): Promise<void> {
+    try {
+      await this.#lock.renew(signal);
+    } catch (error) {
+      if (!(error instanceof ConditionNotMet || (error instanceof TransientFailure && error.message.startsWith('lost the lock')))) throw error;
+      this.#leftBehind = 'the CSV is published without its manifest (another run took the lock over); that run, or the next, replaces it';
+      const holder = error.context.holder_run_id;
+      throw new TransientFailure(
+        `lost the lock ${this.#lock.key} while publishing (the run was paused longer than the lock's lifetime${typeof holder === 'string' ? `; run ${holder} took it over` : ''}); stopped before writing the manifest`,
+        { phase: 'upload', cause: error, context: { key: this.#options.key, run_id: metadata.run_id, etag: csv.etag, ...(typeof holder === 'string' ? { holder_run_id: holder } : {}) } },
+      );
+    }
+  }
+
+  /** Whether the CSV under the final name is still `csv` (its ETag). */
+  async #csvIsStill(csv: StoredObject, signal: AbortSignal): Promise<boolean> {
+    const now = await this.#storage.head(this.#options.key, signal).catch(() => undefined);
+    return now !== undefined && now.etag === csv.etag;
+  }
+
+  /**
+   * After a failure once our CSV may be visible: a manifest that does not describe the CSV under
+   * the final name (another run's, written while we held a lock we had lost, or ours beside a CSV
+   * replaced since) is removed, If-Match, so the pair never disagrees. The manifest is read before
+   * the CSV: a run that publishes meanwhile writes its CSV first, so a manifest that describes the
+   * CSV we then see is never taken for a lie.
+   */
+  async #dropManifestThatLies(signal: AbortSignal): Promise<void> {
+    try {
+      const manifest = await this.#storage.read(this.#options.manifestKey, signal);
+      if (!manifest) return;
+      const csv = await this.#storage.head(this.#options.key, signal);
+      if (csv && describes(manifest.bytes, csv)) return;
+      await this.#storage.remove(this.#options.manifestKey, { signal, ifMatch: manifest.object.etag });
+      this.#leftBehind = 'a CSV without a manifest (not yet published; a manifest that did not describe it was removed); the next run repairs it';
+    } catch {
+      // Bounded clean-up: the next run's state.read sees a manifest that does not describe the CSV as "incomplete".
     }
   }
 
