@@ -17,6 +17,10 @@ import { crc32 } from 'node:zlib';
  * test/storage/s3-guarantees-table.test.ts holds the moto and MinIO rows to it.
  */
 export interface S3Guarantees {
+  /** PutObject If-None-Match: * over an existing key. */
+  readonly createExisting: string;
+  /** PutObject with a CRC32 header that is not its bytes'. */
+  readonly putChecksum: string;
   /** PutObject If-Match: an ETag the object no longer has. */
   readonly ifMatchChanged: string;
   /** PutObject If-Match: the ETag of an object deleted since. */
@@ -48,6 +52,9 @@ export async function probeS3Guarantees(endpoint: string, credentials: { accessK
     const Bucket = `guarantees-${randomBytes(5).toString('hex')}`;
     await client.send(new CreateBucketCommand({ Bucket }));
 
+    const putChecksum = await outcome(client.send(new PutObjectCommand({ Bucket, Key: 'crc', Body: 'x', ChecksumCRC32: 'AAAAAA==' })));
+    await client.send(new PutObjectCommand({ Bucket, Key: 'exists', Body: 'first' }));
+    const createExisting = await outcome(client.send(new PutObjectCommand({ Bucket, Key: 'exists', Body: 'second', IfNoneMatch: '*' })));
     const first = await client.send(new PutObjectCommand({ Bucket, Key: 'changed', Body: 'first' }));
     await client.send(new PutObjectCommand({ Bucket, Key: 'changed', Body: 'second' }));
     const ifMatchChanged = await outcome(client.send(new PutObjectCommand({ Bucket, Key: 'changed', Body: 'third', IfMatch: first.ETag })));
@@ -86,7 +93,7 @@ export async function probeS3Guarantees(endpoint: string, credentials: { accessK
     // The probe's control: the same upload, nothing wrong, is accepted.
     const control = await multipart('control', {});
     if (control !== 'accepted') throw new Error(`the probe's correct multipart upload was refused (${control}): the probe, not the server, is wrong`);
-    return { ifMatchChanged, ifMatchGone, completeIfMatchGone, fullObjectChecksum, objectSize };
+    return { createExisting, putChecksum, ifMatchChanged, ifMatchGone, completeIfMatchGone, fullObjectChecksum, objectSize };
   } finally {
     client.destroy();
   }
