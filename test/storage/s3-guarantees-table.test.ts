@@ -16,7 +16,7 @@ function guaranteesRowOf(server: string): Record<string, string> {
   const headers = cells(lines[start]!);
   const column = headers.findIndex((header) => header.toLowerCase() === server);
   expect(column, `the guarantees table has a column for ${server}`).toBeGreaterThan(0);
-  const rows = lines.slice(start + 2).filter((line) => !line.startsWith('| Server |'));
+  const rows = lines.slice(start + 1).filter((line) => !line.startsWith('| Server |'));
   return Object.fromEntries(rows.map((line) => cells(line)).filter((c) => c.length === headers.length).map((c) => [c[0], c[column]!]));
 }
 
