@@ -26,6 +26,7 @@ describeOnS3Servers("docs/s3-compatible.md's guarantees column", (server) => {
     const probed = await probeS3Guarantees(server.url, credentials);
     const starts = (cell: string | undefined, phrase: string) => expect(`${cell} `.startsWith(`${phrase} `), `"${cell}" should start with "${phrase}"`).toBe(true);
     starts(column['`If-None-Match: *` on PutObject (the lock, the manifest)'], probed.createExisting);
+    starts(column['`If-Match` on DeleteObject, the object changed since (the old manifest, the lock\'s release)'], probed.deleteIfMatchChanged);
     starts(column['A wrong CRC32 on PutObject'], probed.putChecksum);
     starts(column['`If-Match` on PutObject, the object changed since'], probed.ifMatchChanged);
     starts(column['`If-Match` on PutObject, the object deleted since'], probed.ifMatchGone);

@@ -3,6 +3,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -17,6 +18,8 @@ import { crc32 } from 'node:zlib';
  * test/storage/s3-guarantees-table.test.ts holds the moto and MinIO rows to it.
  */
 export interface S3Guarantees {
+  /** DeleteObject If-Match: an ETag the object does not have ("accepted, deleted" when it deleted it anyway). */
+  readonly deleteIfMatchChanged: string;
   /** PutObject If-None-Match: * over an existing key. */
   readonly createExisting: string;
   /** PutObject with a CRC32 header that is not its bytes'. */
@@ -59,6 +62,12 @@ export async function probeS3Guarantees(endpoint: string, credentials: { accessK
     await client.send(new PutObjectCommand({ Bucket, Key: 'changed', Body: 'second' }));
     const ifMatchChanged = await outcome(client.send(new PutObjectCommand({ Bucket, Key: 'changed', Body: 'third', IfMatch: first.ETag })));
 
+    await client.send(new PutObjectCommand({ Bucket, Key: 'delete', Body: 'first' }));
+    let deleteIfMatchChanged = await outcome(client.send(new DeleteObjectCommand({ Bucket, Key: 'delete', IfMatch: '"0123456789abcdef0123456789abcdef"' })));
+    if (deleteIfMatchChanged === 'accepted') {
+      const kept = await client.send(new HeadObjectCommand({ Bucket, Key: 'delete' })).then(() => true, () => false);
+      deleteIfMatchChanged = kept ? 'accepted, kept' : 'accepted, deleted';
+    }
     const gone = await client.send(new PutObjectCommand({ Bucket, Key: 'gone', Body: 'first' }));
     await client.send(new DeleteObjectCommand({ Bucket, Key: 'gone' }));
     const ifMatchGone = await outcome(client.send(new PutObjectCommand({ Bucket, Key: 'gone', Body: 'second', IfMatch: gone.ETag })));
@@ -93,7 +102,7 @@ export async function probeS3Guarantees(endpoint: string, credentials: { accessK
     // The probe's control: the same upload, nothing wrong, is accepted.
     const control = await multipart('control', {});
     if (control !== 'accepted') throw new Error(`the probe's correct multipart upload was refused (${control}): the probe, not the server, is wrong`);
-    return { createExisting, putChecksum, ifMatchChanged, ifMatchGone, completeIfMatchGone, fullObjectChecksum, objectSize };
+    return { deleteIfMatchChanged, createExisting, putChecksum, ifMatchChanged, ifMatchGone, completeIfMatchGone, fullObjectChecksum, objectSize };
   } finally {
     client.destroy();
   }
