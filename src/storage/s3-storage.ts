@@ -75,6 +75,16 @@ export class S3Storage implements ReportStorage {
   }
 
   async remove(key: string, options: { signal: AbortSignal; ifMatch: string }): Promise<void> {
+    // Some servers ignore If-Match on DeleteObject (MinIO deletes whatever ETag is named): look
+    // first, as local storage does; the conditional delete below still closes the gap where honoured.
+    const current = await this.head(key, options.signal);
+    if (current === undefined) return;
+    if (current.etag !== options.ifMatch) {
+      throw new ConditionNotMet(`${this.locate(key)} is not as the conditional S3 DeleteObject expected (ETag ${current.etag}, not ${options.ifMatch})`, {
+        phase: 'upload',
+        context: { operation: 'DeleteObject', location: this.locate(key) },
+      });
+    }
     try {
       await this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), IfMatch: options.ifMatch }), { abortSignal: options.signal });
     } catch (error) {
