@@ -150,6 +150,8 @@ export class S3Storage implements ReportStorage {
     const head = await this.#client
       .send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ChecksumMode: 'ENABLED' }), { abortSignal: signal })
       .catch((error: unknown) => {
+        // Removed right after our write (a server that ignores If-Match on DeleteObject, as MinIO does): a lost race, like a replacement.
+        if (isNotFound(error)) throw new ConditionNotMet(`${location} was removed right after our write`, { phase: 'upload', cause: error, context: { location } });
         throw classifyS3Error(error, 'HeadObject (verify; set S3_VERIFY=false for a role without s3:GetObject)', location);
       });
     // Another writer replaced the object right after ours (a server whose conditional writes are
