@@ -26,8 +26,9 @@ export function classifyS3Error(error: unknown, operation: string, location: str
     return new ConditionNotMet(`the multipart upload of ${location} is gone (NoSuchUpload on ${operation}): completed by an earlier attempt, or aborted`, options);
   }
   // The server refused to assemble or store bytes that do not match their checksums or size: the
-  // bytes were damaged or lost on the way, which a new attempt does not repeat.
-  if (['BadDigest', 'InvalidPart', 'InvalidPartOrder', 'XAmzContentSHA256Mismatch', 'InvalidDigest', 'IncompleteBody'].includes(name)) {
+  // bytes were damaged or lost on the way, which a new attempt does not repeat. MinIO refuses a
+  // wrong FULL_OBJECT checksum at CompleteMultipartUpload with XAmzContentChecksumMismatch (400).
+  if (['BadDigest', 'InvalidPart', 'InvalidPartOrder', 'XAmzContentSHA256Mismatch', 'XAmzContentChecksumMismatch', 'InvalidDigest', 'IncompleteBody'].includes(name)) {
     return new TransientFailure(`S3 refused ${operation} of ${location} as damaged: ${detail}`, options);
   }
   // S3-compatible servers without the encryption we ask for: MinIO without a KMS answers 501

@@ -131,7 +131,7 @@ export class S3Storage implements ReportStorage {
     } catch (error) {
       // A stall aborts the body too, so it comes first: the body's AbortError would hide it.
       if (stalled.signal.aborted) throw stalled.signal.reason;
-      throw observed.failureOr(() => fence.failureOr(() => classifyS3Error(error, 'upload', location)));
+      throw observed.failureOr(() => fence.failureOr(() => (options.ifMatch !== undefined && isNoSuchKey(error) ? goneSinceSeen(error, location) : classifyS3Error(error, 'upload', location))));
     } finally {
       watchdog.stop();
     }
@@ -148,6 +148,8 @@ export class S3Storage implements ReportStorage {
     const head = await this.#client
       .send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key), ChecksumMode: 'ENABLED' }), { abortSignal: signal })
       .catch((error: unknown) => {
+        // Removed right after our write (a server that ignores If-Match on DeleteObject, as MinIO does): a lost race, like a replacement.
+        if (isNotFound(error)) throw new ConditionNotMet(`${location} was removed right after our write`, { phase: 'upload', cause: error, context: { location } });
         throw classifyS3Error(error, 'HeadObject (verify; set S3_VERIFY=false for a role without s3:GetObject)', location);
       });
     // Another writer replaced the object right after ours (a server whose conditional writes are
@@ -176,6 +178,20 @@ export class S3Storage implements ReportStorage {
 
 function storedObject(head: Pick<HeadObjectCommandOutput, 'ETag' | 'ContentLength' | 'Metadata' | 'VersionId'>): StoredObject {
   return { etag: head.ETag ?? '', size: head.ContentLength ?? 0, metadata: { ...head.Metadata }, versionId: head.VersionId };
+}
+
+function isNoSuchKey(error: unknown): boolean {
+  const e = error as { name?: string; Code?: string };
+  return (e.Code ?? e.name) === 'NoSuchKey';
+}
+
+/** S3 (and MinIO, moto) answer If-Match on a key that no longer exists with 404 NoSuchKey, not 412: the condition failed all the same. */
+function goneSinceSeen(error: unknown, location: string): ConditionNotMet {
+  return new ConditionNotMet(`${location} is gone since the ETag the conditional S3 upload names was seen (404 NoSuchKey)`, {
+    phase: 'upload',
+    cause: error,
+    context: { operation: 'upload', location, s3_error: 'NoSuchKey', http_status: 404 },
+  });
 }
 
 function isNotFound(error: unknown): boolean {

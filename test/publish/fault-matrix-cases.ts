@@ -1,6 +1,7 @@
 import { inject } from 'vitest';
 import { PUBLISH_STEPS, type ProviderName, type PublishStep } from '../../src/publish/publish-steps.ts';
 import { azureWorld, localWorld, s3World, type FaultKind, type World } from '../support/publish-worlds.ts';
+import { s3Servers } from '../support/s3-servers.ts';
 
 /** The fault matrix's rows, generated from PUBLISH_STEPS; shared by the in-process and the SIGKILL suites. */
 
@@ -16,7 +17,38 @@ FROM generate_series(1, ${rows}) AS g ORDER BY g`;
 export type Size = 'one part' | 'multipart';
 export type Prior = 'over an existing report' | 'over an empty key';
 
+/**
+ * A place the matrix publishes to: the provider (whose PUBLISH_STEPS requests the faults aim at)
+ * on one server. S3 runs on moto and on MinIO; `strict` says the server enforces conditional
+ * writes atomically and verifies checksums, so a test asserts the strict outcome there.
+ */
+export type WorldName = 's3-moto' | 's3-minio' | 'azure' | 'local';
+export interface WorldSpec {
+  readonly name: WorldName;
+  readonly provider: ProviderName;
+  readonly strict: boolean;
+  /** The server's URL (S3). */
+  readonly url?: string;
+}
+
+/** Every world, whether its server is up in this run or not: the matrix's full size. */
+export const ALL_WORLDS: readonly WorldName[] = ['s3-moto', 's3-minio', 'azure', 'local'];
+
+/**
+ * The worlds of this run: Azure and local always, S3 on each S3 server that is up (a server that
+ * is not is announced loudly by global-setup, and refused under CI=true, so its rows are simply
+ * not registered — CI counts a skipped test as a failure).
+ */
+export function worldsOfThisRun(): WorldSpec[] {
+  const s3 = s3Servers().flatMap((server): WorldSpec[] =>
+    'url' in server ? [{ name: `s3-${server.name}`, provider: 's3', strict: server.strict, url: server.url }] : [],
+  );
+  // Azurite enforces its conditions atomically; local storage's lock is a hard link.
+  return [...s3, { name: 'azure', provider: 'azure', strict: true }, { name: 'local', provider: 'local', strict: true }];
+}
+
 export interface MatrixCase {
+  readonly world: WorldSpec;
   readonly provider: ProviderName;
   readonly step: PublishStep;
   readonly fault: FaultKind;
@@ -24,26 +56,32 @@ export interface MatrixCase {
   readonly size: Size;
 }
 
-/** Every applicable (provider, step, fault, prior, size) — a step added to PUBLISH_STEPS adds its rows here. */
-export function matrixCases(faults: readonly FaultKind[]): MatrixCase[] {
+const providerOf = (name: WorldName): ProviderName => (name.startsWith('s3-') ? 's3' : (name as ProviderName));
+
+/** Every applicable (world, step, fault, prior, size) — a step added to PUBLISH_STEPS adds its rows here. */
+export function matrixCases(faults: readonly FaultKind[], worlds: readonly WorldSpec[]): MatrixCase[] {
   const cases: MatrixCase[] = [];
-  for (const provider of ['s3', 'azure', 'local'] as const) {
+  for (const world of worlds) {
+    const provider = world.provider;
     for (const step of PUBLISH_STEPS as readonly PublishStep[]) {
       if (step.requests[provider] === undefined) continue;
       const sizes: Size[] = step.when === 'multipart' ? ['multipart'] : step.name === 'csv.publish' ? ['one part', 'multipart'] : ['one part'];
       const priors: Prior[] = step.when === 'over an existing report' ? ['over an existing report'] : ['over an existing report', 'over an empty key'];
-      for (const fault of faults) for (const prior of priors) for (const size of sizes) cases.push({ provider, step, fault, prior, size });
+      for (const fault of faults) for (const prior of priors) for (const size of sizes) cases.push({ world, provider, step, fault, prior, size });
     }
   }
   return cases;
 }
 
-const s3 = inject('s3');
-const azurite = inject('azurite');
-
-export async function newWorld(provider: ProviderName): Promise<World> {
-  if (provider === 's3') return s3World((s3 as { url: string }).url);
-  if (provider === 'azure') return azureWorld(azurite);
-  return localWorld();
+/** The matrix over every world (up or not): the size docs/publishing.md quotes. */
+export function fullMatrixSize(faults: readonly FaultKind[]): number {
+  return matrixCases(faults, ALL_WORLDS.map((name) => ({ name, provider: providerOf(name), strict: true }))).length;
 }
 
+const azurite = inject('azurite');
+
+export async function newWorld(world: WorldSpec): Promise<World> {
+  if (world.provider === 's3') return s3World(world.url!);
+  if (world.provider === 'azure') return azureWorld(azurite);
+  return localWorld();
+}

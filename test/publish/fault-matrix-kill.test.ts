@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCall } from '../../src/publish/publish-steps.ts';
 import { queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { KEYS, runInProcess, type StorageState } from '../support/publish-worlds.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { LARGE_ROWS, matrixCases, newWorld, reportQuery, SMALL_ROWS, type Size } from './fault-matrix-cases.ts';
+import { LARGE_ROWS, matrixCases, newWorld, reportQuery, SMALL_ROWS, worldsOfThisRun, type Size } from './fault-matrix-cases.ts';
 import { expectI1I2, isCompleteReport, type Previous } from './publish-invariants.ts';
 
 /**
@@ -15,7 +15,6 @@ import { expectI1I2, isCompleteReport, type Previous } from './publish-invariant
  * until it expires, and a run after that takes it over and converges.
  */
 const KILL_AT = fileURLToPath(new URL('../support/kill-at-step.ts', import.meta.url));
-const s3 = inject('s3');
 describe('the publishing fault matrix, SIGKILL while held', () => {
   let db: TestDatabase;
   const sqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
@@ -27,11 +26,11 @@ describe('the publishing fault matrix, SIGKILL while held', () => {
     sqlFiles.multipart = await queryFile(db.outDir, 'large', reportQuery(LARGE_ROWS, 80));
   });
 
-  const cases = matrixCases(['SIGKILL while held']).filter((c) => c.provider !== 's3' || 'url' in s3);
+  const cases = matrixCases(['SIGKILL while held'], worldsOfThisRun());
 
-  describe.concurrent.each(cases)('$provider › $step.name › $fault › $prior › $size', ({ provider, step, prior, size }) => {
+  describe.concurrent.each(cases)('$world.name › $step.name › $fault › $prior › $size', ({ world: spec, provider, step, prior, size }) => {
     it('keeps I1 and I2; once the dead run’s lock expires, a rerun converges', async () => {
-      const world = await newWorld(provider);
+      const world = await newWorld(spec);
       const rows = rowsOf[size];
       try {
         let previous: Previous | undefined;
@@ -51,7 +50,7 @@ describe('the publishing fault matrix, SIGKILL while held', () => {
           ...(local ? { DAILY_REPORT_TEST_KILL_AT: JSON.stringify({ dir: world.childEnv().LOCAL_STORAGE_DIR, keys: KEYS, call: shape as LocalCall }) } : {}),
         };
         const result = await runDailyReport(['run', '--date', '2024-10-05'], { env, nodeOptions: local ? ['--import', KILL_AT] : [], onSpawn: (spawned) => (child = spawned) });
-        const context = `${provider} ${step.name} SIGKILL ${prior} ${size}`;
+        const context = `${spec.name} ${step.name} SIGKILL ${prior} ${size}`;
         expect(result.signal, `${context}: the run was not killed (exit ${result.code}): ${result.stderr.slice(-600)}`).toBe('SIGKILL');
         expect(hits.hits()).toBeGreaterThan(0);
         const after: StorageState = await world.state();

@@ -1,21 +1,22 @@
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISH_STEPS } from '../../src/publish/publish-steps.ts';
 import { queryFile } from '../support/report-files.ts';
 import { runInProcess, type FaultKind } from '../support/publish-worlds.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { LARGE_ROWS, matrixCases, newWorld, reportQuery, SMALL_ROWS, type Size } from './fault-matrix-cases.ts';
+import { ALL_WORLDS, fullMatrixSize, LARGE_ROWS, matrixCases, newWorld, reportQuery, SMALL_ROWS, worldsOfThisRun, type Size } from './fault-matrix-cases.ts';
 import { expectI1I2, expectI5, expectPublishedPair, type Previous } from './publish-invariants.ts';
 
 /**
  * The fault matrix, generated from the protocol's own list of steps (PUBLISH_STEPS): for every
- * step, provider, fault and starting state, one real run (this process, the real database, moto /
- * Azurite through the fault proxy, or a folder through a faulting file-system seam), then the
+ * step, world (S3 on moto and on MinIO, Azure on Azurite, local), fault and starting state, one real
+ * run (this process, the real database, the server through the fault proxy, or a folder through a
+ * faulting file-system seam), then the
  * storage's real state checked against the invariants, then a rerun that must converge to a
  * correct published pair. SIGKILL, which needs a process to kill, is in fault-matrix-kill.test.ts.
  */
 
 const FAULTS: readonly FaultKind[] = ['persistent 5xx', 'response lost', 'SIGTERM while held'];
-const s3 = inject('s3');
+const worlds = worldsOfThisRun();
 
 describe('the publishing fault matrix', () => {
   let db: TestDatabase;
@@ -28,22 +29,24 @@ describe('the publishing fault matrix', () => {
     sqlFiles.multipart = await queryFile(db.outDir, 'large', reportQuery(LARGE_ROWS, 80));
   });
 
-  const cases = matrixCases(FAULTS).filter((c) => c.provider !== 's3' || 'url' in s3);
+  const cases = matrixCases(FAULTS, worlds);
 
-  it('covers every step of the protocol, for every provider it applies to', () => {
+  it('covers every step of the protocol, for every world it applies to', () => {
     for (const step of PUBLISH_STEPS) {
-      for (const provider of ['s3', 'azure', 'local'] as const) {
-        if (step.requests[provider] === undefined || (provider === 's3' && !('url' in s3))) continue;
-        expect(cases.some((c) => c.step.name === step.name && c.provider === provider), `${step.name} on ${provider}`).toBe(true);
+      for (const { name, provider } of worlds) {
+        if (step.requests[provider] === undefined) continue;
+        expect(cases.some((c) => c.step.name === step.name && c.world.name === name), `${step.name} on ${name}`).toBe(true);
       }
     }
-    // The size the README and docs/publishing.md quote.
-    expect(matrixCases([...FAULTS, 'SIGKILL while held']).length).toBe(244);
+    // The sizes docs/publishing.md quotes (every world; S3 twice: moto and MinIO).
+    expect(ALL_WORLDS).toEqual(['s3-moto', 's3-minio', 'azure', 'local']);
+    expect(fullMatrixSize(FAULTS)).toBe(246);
+    expect(fullMatrixSize([...FAULTS, 'SIGKILL while held'])).toBe(328);
   });
 
-  describe.concurrent.each(cases)('$provider › $step.name › $fault › $prior › $size', ({ provider, step, fault, prior, size }) => {
+  describe.concurrent.each(cases)('$world.name › $step.name › $fault › $prior › $size', ({ world: spec, provider, step, fault, prior, size }) => {
     it('keeps I1, I2 and I5, and a rerun converges to a correct pair', async () => {
-      const world = await newWorld(provider);
+      const world = await newWorld(spec);
       const rows = rowsOf[size];
       const ifExists = prior === 'over an existing report' ? 'overwrite' : 'fail';
       try {
@@ -61,7 +64,7 @@ describe('the publishing fault matrix', () => {
           ...(fault === 'SIGTERM while held' ? { onHeld: () => setTimeout(() => controller.abort(new Error('received SIGTERM')), 20) } : {}),
         });
         const run = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists, signal: controller.signal });
-        const context = `${provider} ${step.name} ${fault} ${prior} ${size}: ${run.error ? `failed: ${(run.error as Error).message}` : run.summary?.outcome}`;
+        const context = `${spec.name} ${step.name} ${fault} ${prior} ${size}: ${run.error ? `failed: ${(run.error as Error).message}` : run.summary?.outcome}`;
         // The fault really met the step's request.
         expect(injected.hits(), `${context}: the fault never met the step's request`).toBeGreaterThan(0);
         const after = await world.state();

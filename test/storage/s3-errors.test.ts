@@ -26,4 +26,10 @@ describe('S3 errors of S3-compatible servers, in the product’s exit codes', ()
     expect(classify(s3Error('NotImplemented', 501, 'A header you provided implies functionality that is not implemented')).exitCode).toBe(ExitCode.transient);
     expect(classify(s3Error('InternalError', 500, 'We encountered an internal error, please try again.')).exitCode).toBe(ExitCode.transient);
   });
+
+  it('a whole-object checksum MinIO refuses at CompleteMultipartUpload (XAmzContentChecksumMismatch, 400) is damage in transit (1), not configuration', () => {
+    const error = classify(s3Error('XAmzContentChecksumMismatch', 400, 'The provided \'x-amz-checksum\' header does not match what was computed.'));
+    expect(error.exitCode).toBe(ExitCode.transient);
+    expect(error.message).toMatch(/^S3 refused upload of s3:\/\/b\/relatorio_20241005\.csv as damaged/);
+  });
 });

@@ -246,6 +246,16 @@ describeOnS3Servers('S3 storage', (current) => {
     }
   });
 
+  // moto completes a multipart upload If-Match a key that is gone; MinIO, like S3, refuses it (404 NoSuchKey).
+  onStrictServer('refuses a multipart write If-Match an object that is gone with ConditionNotMet, leaving nothing', async () => {
+    const { storage, listAll } = await s3UnderTest();
+    const first = await write(storage, 'gone.csv', [Buffer.from('first')]);
+    await storage.remove('gone.csv', { signal: new AbortController().signal, ifMatch: first.object.etag });
+    const replace = storage.write('gone.csv', body(randomBytes(6 * MiB)), { signal: new AbortController().signal, ifExists: 'overwrite', ifMatch: first.object.etag, contentType: 'text/csv', metadata: {} });
+    await expect(replace).rejects.toBeInstanceOf(ConditionNotMet);
+    expect(await listAll()).toEqual([]);
+  });
+
   it('answers a conditional write on an existing key with ConditionNotMet (412), for multipart too', async () => {
     const { storage } = await s3UnderTest();
     await write(storage, 'r.csv', [randomBytes(6 * MiB)]);

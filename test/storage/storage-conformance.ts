@@ -116,6 +116,15 @@ export function describeStorageConformance(provider: string, setup: () => Promis
       expect(second.object.etag).not.toBe(first.object.etag);
     });
 
+    it('refuses a write If-Match an object that is gone with ConditionNotMet (S3 and MinIO answer 404 NoSuchKey, not 412)', async () => {
+      const { storage, read, listAll } = await setup();
+      const first = await storage.write('gone.csv', chunks(Buffer.from('first')), options());
+      await storage.remove('gone.csv', { signal: options().signal, ifMatch: first.object.etag });
+      await expect(storage.write('gone.csv', chunks(Buffer.from('second')), options({ ifMatch: first.object.etag }))).rejects.toBeInstanceOf(ConditionNotMet);
+      expect(await read('gone.csv')).toBeUndefined();
+      expect(await listAll()).toEqual([]);
+    });
+
     it('makes nothing visible when the step before publishing fails', async () => {
       const { storage, read, listAll } = await setup();
       const refused = new Error('fence: lock lost');
