@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,21 +13,12 @@ import { ExitCode } from '../../src/errors.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { errorOf, expectNoSecrets, filesIn, queryFile } from '../support/report-files.ts';
 import { parseLogLines, runDailyReport } from '../support/run-cli.ts';
+import { countingListener, expectRefusedBeforeAnyIo } from '../support/refused-run.ts';
 import { directS3Client } from '../support/s3-test-config.ts';
 import { S3_TEST_CREDENTIALS } from '../support/storage-servers.ts';
 import { createTestDatabase } from '../support/test-database.ts';
 import { startWebhookReceiver } from '../support/webhook-receiver.ts';
 
-/** A TCP listener standing in for the database: it counts the connections the job opens. */
-async function countingListener(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, connections: () => connections, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
 
 /** Through the real CLI, against the test PostgreSQL: what each refused input now gets, and that nothing was published. */
 describe('inputs refused before any I/O (exit 2, nothing published)', () => {
@@ -41,18 +31,7 @@ describe('inputs refused before any I/O (exit 2, nothing published)', () => {
     ['a malformed AWS_REGION (found after the whole extraction)', { STORAGE_PROVIDER: 's3', AWS_REGION: 'sa-east1' }, /AWS_REGION: must be an AWS region such as sa-east-1/],
     ['a malformed Azure connection string ("Invalid URL", exit 1)', { STORAGE_PROVIDER: 'azure', AZURE_STORAGE_CONNECTION_STRING: 'AccountName=a;AccountKey=c2VjcmV0;BlobEndpoint=not a url' }, /AZURE_STORAGE_CONNECTION_STRING: has a BlobEndpoint that is not an http\(s\) URL/],
   ])('%s is exit 2 with its message, and the database is never contacted', async (_, extra, message) => {
-    const database = await countingListener();
-    const outDir = mkdtempSync(join(tmpdir(), 'daily-report-refused-'));
-    try {
-      const env = { PGHOST: '127.0.0.1', PGPORT: String(database.port), PGDATABASE: 'app', PGUSER: 'report_reader', REPORT_TIMEZONE: 'America/Sao_Paulo', LOCAL_STORAGE_DIR: outDir };
-      const result = await runDailyReport(['run', '--date', '2024-10-05'], { env: { ...env, ...extra } });
-      expect(result.code).toBe(ExitCode.invalidInput);
-      expect(errorOf(result).err.message).toMatch(message);
-      expect(await filesIn(outDir)).toEqual([]);
-      expect(database.connections()).toBe(0);
-    } finally {
-      await database.close();
-    }
+    await expectRefusedBeforeAnyIo(extra, message);
   });
 
   it('(the control: with a valid configuration the job does reach the listener, and fails transiently)', async () => {

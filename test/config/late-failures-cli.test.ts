@@ -1,11 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.ts';
 import { errorOf, filesIn } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
+import { countingListener, expectRefusedBeforeAnyIo } from '../support/refused-run.ts';
 import { createTestDatabase } from '../support/test-database.ts';
 
 /**
@@ -13,16 +13,6 @@ import { createTestDatabase } from '../support/test-database.ts';
  * leakily: each is now exit 2 with its message, before the database is contacted.
  */
 
-/** A TCP listener standing in for the database: it counts the connections the job opens. */
-async function countingListener(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
-  let connections = 0;
-  const server = createServer((socket) => {
-    connections++;
-    socket.destroy();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as AddressInfo).port, connections: () => connections, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
 
 const scratch = mkdtempSync(join(tmpdir(), 'daily-report-late-'));
 const aFile = join(scratch, 'not-a-directory');
@@ -40,18 +30,7 @@ describe('inputs that used to fail late are exit 2 before any I/O (review-15)', 
     ['TZ=+03:00 without REPORT_TIMEZONE (the same, through the process zone)', { REPORT_TIMEZONE: '', TZ: '+03:00' }, /TZ: REPORT_TIMEZONE is not set and TZ="\+03:00" is not an IANA time zone name/],
     ['AWS_REGOIN (was: silently ignored)', { STORAGE_PROVIDER: 's3', AWS_REGION: 'sa-east-1', AWS_REGOIN: 'us-east-1' }, /AWS_REGOIN: is not a setting of daily-report; did you mean AWS_REGION\?/],
   ])('%s', async (_, extra, message) => {
-    const database = await countingListener();
-    const outDir = mkdtempSync(join(scratch, 'out-'));
-    try {
-      const env = { PGHOST: '127.0.0.1', PGPORT: String(database.port), PGDATABASE: 'app', PGUSER: 'report_reader', REPORT_TIMEZONE: 'America/Sao_Paulo', LOCAL_STORAGE_DIR: outDir };
-      const result = await runDailyReport(['run', '--date', '2024-10-05'], { env: { ...env, ...extra } });
-      expect(result.code).toBe(ExitCode.invalidInput);
-      expect(errorOf(result).err.message).toMatch(message);
-      expect(await filesIn(outDir)).toEqual([]);
-      expect(database.connections()).toBe(0);
-    } finally {
-      await database.close();
-    }
+    await expectRefusedBeforeAnyIo(extra, message, scratch);
   });
 
   it.each([
