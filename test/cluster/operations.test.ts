@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,14 +6,29 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { CHART_DIR, COMPLETE } from '../support/helm-chart.ts';
 import { completeJob, failJob, listJobs, startJob } from '../support/job-controller.ts';
 import { clusterEnv, helmInCluster, kubectl, kubectlJson } from '../support/kubectl.ts';
-import { runDailyReport, type CliResult } from '../support/run-cli.ts';
+import { runDailyReport, type CliOptions, type CliResult } from '../support/run-cli.ts';
 
 const cluster = inject('cluster');
 const NS = 'ops';
 const POLL = ['--poll-interval', '100ms'];
 
-const cli = (args: string[], env: Record<string, string> = {}) =>
-  runDailyReport(args, { env: { KUBECONFIG: clusterEnv().KUBECONFIG, HOME: process.env.HOME ?? '/tmp', ...env } });
+const cli = (args: string[], env: Record<string, string> = {}, onSpawn?: CliOptions['onSpawn']) =>
+  runDailyReport(args, { env: { KUBECONFIG: clusterEnv().KUBECONFIG, HOME: process.env.HOME ?? '/tmp', ...env }, onSpawn });
+
+/** Resolves once the child has written `text` to stderr: the test waits for what the CLI saw, not for a guessed delay. */
+function stderrShows(child: ChildProcess, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`the CLI never printed ${JSON.stringify(text)}; it printed:\n${seen}`)), 20_000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('utf8');
+      if (seen.includes(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
 
 /** Resolves with the first Job for `date` once the CLI created it. */
 async function jobFor(date: string, namespace = NS): Promise<string> {
@@ -67,10 +83,11 @@ describe.skipIf(!('kubeconfig' in cluster))('rerun, backfill and status against 
   });
 
   it('rerun --wait follows the Job to completion and prints the key and rows from its Event', async () => {
-    const running = cli(['rerun', '--date', '2024-10-03', '--wait', '-n', NS, ...POLL]);
+    let sawRunning: Promise<void> = Promise.resolve();
+    const running = cli(['rerun', '--date', '2024-10-03', '--wait', '-n', NS, ...POLL], {}, (child) => (sawRunning = stderrShows(child, ': running, pod not created yet')));
     const name = await jobFor('2024-10-03');
     await startJob(NS, name);
-    await new Promise((r) => setTimeout(r, 300));
+    await sawRunning;
     await completeJob(NS, name, { key: 'relatorio_20241003.csv', rows: 17_104 });
     const result = await running;
     expect(result.code, result.stderr).toBe(0);
@@ -94,16 +111,23 @@ describe.skipIf(!('kubeconfig' in cluster))('rerun, backfill and status against 
     await kubectl(['create', 'namespace', namespace]);
     expect((await helmInCluster(['install', 'daily-report', CHART_DIR, ...COMPLETE, '-n', namespace])).ok).toBe(true);
     const running = cli(['backfill', '--from', '2024-09-01', '--to', '2024-09-05', '--parallel', '2', '-n', namespace, ...POLL]);
-    // Play the Job controller: finish the oldest unfinished Job a little after it appears, and watch how many are active.
+    // Play the Job controller and watch how many Jobs are active. The oldest unfinished Job is finished only once the CLI
+    // has had its chance to fill both slots (two active, or as many as dates remain), so the test waits for what the CLI
+    // does rather than for a guessed delay; after 10 s without a second Job it moves on and the assertion below fails.
+    const dates = 5;
     let maxActive = 0;
     let settled = false;
+    let waitingSince = Date.now();
     void running.finally(() => (settled = true));
     while (!settled) {
       const jobs = await listJobs(namespace);
       const active = jobs.filter((j) => !j.finished);
+      const finished = jobs.length - active.length;
       maxActive = Math.max(maxActive, active.length);
-      if (active.length > 0) {
-        await new Promise((r) => setTimeout(r, 250));
+      expect(active.length, 'more Jobs active than --parallel allows').toBeLessThanOrEqual(2);
+      const slotsFilled = active.length >= Math.min(2, dates - finished);
+      if (active.length > 0 && (slotsFilled || Date.now() - waitingSince > 10_000)) {
+        waitingSince = Date.now();
         const oldest = active[0]!;
         if (oldest.reportDate === '2024-09-04') await failJob(namespace, oldest.name, 1);
         else await completeJob(namespace, oldest.name, { key: `relatorio_${oldest.reportDate!.replaceAll('-', '')}.csv`, rows: 10 });
