@@ -1,7 +1,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { ExitCode, ReportError } from '../errors.ts';
-import { PostgresReportSource } from '../extract/postgres-report-source.ts';
+import { ConfigurationIsInvalid, ExitCode, ReportError } from '../errors.ts';
+import { createReportSources } from '../extract/report-sources.ts';
 import { notify } from '../alerts/notify.ts';
 import type { AlertsConfig } from '../config/config.ts';
 import { loadAlertsConfig } from '../loader/load-config.ts';
@@ -42,9 +42,12 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
         async (config, logger) => {
           alerts = config.alerts;
           reportDate = config.report.date ?? todayIn(config.report.timezone, new Date());
+          const sources = createReportSources(config, logger);
+          // Until the parallel pipeline (issue 18, part P: RunReportInput.sources) is merged, one source only.
+          if (sources.length > 1) throw new ConfigurationIsInvalid([`REPORT_SOURCES: ${sources.length} sources need the multi-source pipeline, which this build does not have yet: list one service`]);
           summary = await runReport({
             config,
-            source: new PostgresReportSource(config.database, logger),
+            source: sources[0]!.source,
             storage: await createStorage(config.storage),
             logger,
             signal: context.signal,

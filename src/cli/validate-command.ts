@@ -1,8 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { Config, StorageConfig } from '../config/config.ts';
 import { redactUrl } from '../config/redaction.ts';
-import { exitCodeOf, ExitCode, messageOf, ReportContractViolated } from '../errors.ts';
-import { PostgresReportSource } from '../extract/postgres-report-source.ts';
+import { exitCodeOf, ExitCode, messageOf, PERMANENT_EXIT_CODES, ReportContractViolated } from '../errors.ts';
+import { createReportSources } from '../extract/report-sources.ts';
 import { preflightStorage } from '../publish/storage-preflight.ts';
 import { reportKey } from '../report/report-key.ts';
 import { requestBoundMs } from '../report/run-report.ts';
@@ -25,29 +25,45 @@ export type StorageCheck =
 type DatabaseCheck = { readonly ok: true; readonly validation: Validation } | { readonly ok: false; readonly label: string; readonly error: unknown };
 
 /**
- * `daily-report validate`: configuration, then the database (connect, describe the query, the
- * contract) and the storage (its preflight), both checked and printed in one run, so a wrong
- * password and a missing bucket are found together. Exit code: the database's failure if any,
- * else the storage's, else 3 for a broken contract, else 0.
+ * `daily-report validate`: configuration, then every source database (connect, describe the query,
+ * the contract) and the storage (its preflight), all checked and printed in one run, so a wrong
+ * password on one source and a missing bucket are found together. Exit code: a source's failure if
+ * any (a permanent one before a transient one, then report order), else the storage's, else 3 for
+ * a broken contract, else 0.
  */
 export async function validateCommand(args: ValidateArgs, context: CommandContext): Promise<ExitCode> {
   return withConfig(context, args, async (config, logger) => {
-    const source = new PostgresReportSource(config.database, logger);
-    const [database, storage] = await Promise.all([
-      validateReport(config, source, context.signal).then(
-        (validation): DatabaseCheck => ({ ok: true, validation }),
-        (error: unknown): DatabaseCheck => ({ ok: false, label: source.label, error }),
+    const sources = createReportSources(config, logger);
+    const [databases, storage] = await Promise.all([
+      Promise.all(
+        sources.map(({ source }) =>
+          validateReport(config, source, context.signal).then(
+            (validation): DatabaseCheck => ({ ok: true, validation }),
+            (error: unknown): DatabaseCheck => ({ ok: false, label: source.label, error }),
+          ),
+        ),
       ),
       checkStorage(config, context.signal, context.createStorage),
     ]);
-    context.stdout.write(formatValidation(database, storage));
-    if (!database.ok) {
+    context.stdout.write(formatValidation(databases, storage));
+    const failed = databases.filter((database) => !database.ok);
+    if (failed.length > 0) {
+      const first = failed.find((database) => PERMANENT_EXIT_CODES.includes(exitCodeOf(database.error))) ?? failed[0]!;
+      for (const other of failed) if (other !== first) logFailure(logger, other.error);
       if (storage.state === 'failed') logFailure(logger, storage.error);
-      throw database.error;
+      throw first.error;
     }
     if (storage.state === 'failed') throw storage.error;
-    if (database.validation.violation !== undefined) throw new ReportContractViolated(database.validation.violation, { phase: 'extract' });
-    logger.info({ database: database.validation.database, query_file: database.validation.queryFile, storage: storage.location }, 'configuration, connection, query and storage are valid');
+    const validations = databases.map((database) => (database as Extract<DatabaseCheck, { ok: true }>).validation);
+    const violated = validations.filter((validation) => validation.violation !== undefined);
+    if (violated.length > 0) {
+      const violation = violated.map((validation) => (validations.length === 1 ? validation.violation! : `${validation.database}: ${validation.violation!}`)).join('; ');
+      throw new ReportContractViolated(violation, { phase: 'extract' });
+    }
+    logger.info(
+      { database: validations.map((validation) => validation.database).join(', '), query_file: config.report.query.file, storage: storage.location },
+      `configuration, ${validations.length === 1 ? 'connection' : `connections to all ${validations.length} sources`}, query and storage are valid`,
+    );
     return ExitCode.ok;
   });
 }
@@ -70,7 +86,21 @@ export async function checkStorage(config: Config, signal: AbortSignal, create: 
   }
 }
 
-export function formatValidation(database: DatabaseCheck, storage: StorageCheck): string {
+export function formatValidation(databases: readonly DatabaseCheck[], storage: StorageCheck): string {
+  const lines: string[] = [];
+  databases.forEach((database, i) => {
+    if (i > 0) lines.push('');
+    lines.push(...databaseLines(database));
+  });
+  lines.push(
+    storage.state === 'ok'
+      ? `storage: ${storage.location}: ok${storage.note === undefined ? '' : ` (${storage.note})`}`
+      : `storage: ${storage.location}: FAILED (exit ${exitCodeOf(storage.error)}) — ${messageOf(storage.error)}`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function databaseLines(database: DatabaseCheck): string[] {
   const lines: string[] = [];
   if (database.ok) {
     const { validation } = database;
@@ -80,18 +110,13 @@ export function formatValidation(database: DatabaseCheck, storage: StorageCheck)
   } else {
     lines.push(`database: ${database.label}: FAILED (exit ${exitCodeOf(database.error)}) — ${messageOf(database.error)}`);
   }
-  lines.push(
-    storage.state === 'ok'
-      ? `storage: ${storage.location}: ok${storage.note === undefined ? '' : ` (${storage.note})`}`
-      : `storage: ${storage.location}: FAILED (exit ${exitCodeOf(storage.error)}) — ${messageOf(storage.error)}`,
-  );
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 export function validateCommandModule(context: CommandContext, done: CommandDone): CommandModule<object, ValidateArgs> {
   return {
     command: 'validate',
-    describe: "Check configuration, the database (connect, the query's columns against the report contract) and the storage; reads no rows, publishes nothing",
+    describe: "Check configuration, every source database (connect, the query's columns against the report contract) and the storage; reads no rows, publishes nothing",
     builder: (yargs: Argv) =>
       dateOption(yargs)
         .example('$0 validate', 'check a deployment before the first night')

@@ -30,6 +30,16 @@ export interface DatabaseConfig {
   /** PEM contents of PGSSLROOTCERT (node-postgres does not read that variable itself). */
   readonly sslRootCert: string | undefined;
   readonly connectTimeoutMs: number;
+  /** The libpq service this database was read from (REPORT_SOURCES), for logs and errors; undefined for the PG* database. */
+  readonly service?: string | undefined;
+  /** The pgpass file the password was looked up in (PGPASSFILE), for the error that says where to add it. */
+  readonly passFile?: string | undefined;
+}
+
+/** One source of the report: a database and the name it goes by (the service name, or "default" for the PG* database). */
+export interface SourceConfig {
+  readonly name: string;
+  readonly database: DatabaseConfig;
 }
 
 export interface QueryConfig {
@@ -120,7 +130,10 @@ export interface TelemetryConfig {
 }
 
 export interface Config {
+  /** The PG* database; with REPORT_SOURCES, the first source's (job-wide settings such as PGCONNECT_TIMEOUT are every source's). */
   readonly database: DatabaseConfig;
+  /** The report's sources in report order: the PG* database alone ("default"), or REPORT_SOURCES's services. */
+  readonly sources: readonly SourceConfig[];
   readonly report: ReportConfig;
   readonly csv: CsvConfig;
   readonly storage: StorageConfig;

@@ -24,6 +24,8 @@ export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok
 export interface FileText {
   readonly path: string;
   readonly text: string;
+  /** Its mode bits, after following symlinks (0 until the loader has read it). */
+  readonly mode: number;
 }
 
 export interface Setting<T = unknown, V = T | undefined> {
@@ -39,6 +41,8 @@ export interface Setting<T = unknown, V = T | undefined> {
   readonly default: V;
   /** Set when the setting has no default and must be given; the message says what to set. */
   readonly required?: string | undefined;
+  /** Not required after all when this other variable is set (PGDATABASE when REPORT_SOURCES names services). */
+  readonly requiredUnless?: string | undefined;
   /** Never quoted in a problem, redacted from logs, webhooks and spans. */
   readonly secret: boolean;
   /**
@@ -63,6 +67,7 @@ export interface SettingOptions {
   readonly default?: string;
   readonly defaultDoc?: string;
   readonly required?: string;
+  readonly requiredUnless?: string;
   readonly secret?: boolean;
   readonly fromFile?: boolean;
   readonly commands?: readonly Command[];
@@ -96,6 +101,7 @@ function setting<T, O extends SettingOptions>(options: O, form: string, parse: (
     defaultDoc: options.defaultDoc,
     default: value as unknown as ValueOf<T, O>,
     required: options.required,
+    requiredUnless: options.requiredUnless,
     secret: options.secret ?? false,
     secretParts: options.secretParts,
     fromFile: options.fromFile ?? false,
@@ -194,7 +200,7 @@ export function oneOf<const V extends string, O extends SettingOptions>(options:
 /** A path to a file whose text the domain receives as `{ path, text }`. */
 /** A path to a file whose text the domain receives (the loader reads it, bounded, before the domain sees it). */
 export function fileText<O extends SettingOptions>(options: O & { maxBytes: number }) {
-  return setting<FileText, O>(options, `path of a file (at most ${options.maxBytes >= 1024 * 1024 ? `${options.maxBytes / (1024 * 1024)} MiB` : `${options.maxBytes / 1024} KiB`})`, (value) => ok({ path: value, text: '' }), {
+  return setting<FileText, O>(options, `path of a file (at most ${options.maxBytes >= 1024 * 1024 ? `${options.maxBytes / (1024 * 1024)} MiB` : `${options.maxBytes / 1024} KiB`})`, (value) => ok({ path: value, text: '', mode: 0 }), {
     source: 'file',
     maxBytes: options.maxBytes,
   });

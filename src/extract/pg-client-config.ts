@@ -17,7 +17,9 @@ export function pgClientConfig(db: DatabaseConfig): ClientConfig {
     port: db.port,
     database: db.database,
     user: db.user,
-    password: db.password,
+    // A source whose password was looked up in PGPASSFILE and not found has none: node-postgres must
+    // not then look in PGPASSFILE or ~/.pgpass itself (by its own rules, at connect time).
+    password: db.password ?? (db.passFile !== undefined || db.service !== undefined ? noPassword : undefined),
     ssl: tlsOptions(db),
     application_name: APPLICATION_NAME,
     connectionTimeoutMillis: db.connectTimeoutMs,
@@ -41,7 +43,21 @@ function tlsOptions(db: DatabaseConfig): false | ConnectionOptions {
   }
 }
 
-/** "host:port/database" — how the database is named in logs and errors (never with credentials). */
+/** node-postgres's password callback saying "none" (the server then says a password is needed). */
+const noPassword = (() => undefined) as unknown as () => string;
+
+/**
+ * "host:port/database", and "(service eu)" for a REPORT_SOURCES source — how the database is named
+ * in logs and errors (never with credentials).
+ */
 export function databaseLabel(db: DatabaseConfig): string {
-  return `${db.host}:${db.port}/${db.database}`;
+  return `${db.host}:${db.port}/${db.database}${db.service === undefined ? '' : ` (service ${db.service})`}`;
+}
+
+/** What to set for this database's password, for the error that says one is missing or wrong. */
+export function passwordHint(db: DatabaseConfig): string {
+  if (db.passFile !== undefined && db.password === undefined) return `add a line ${db.host}:${db.port}:${db.database}:${db.user}:<password> to PGPASSFILE (${db.passFile})`;
+  if (db.passFile !== undefined && db.service !== undefined) return `check its line in PGPASSFILE (${db.passFile})`;
+  if (db.service !== undefined) return 'set PGPASSFILE to a pgpass file with a line for it';
+  return 'set PGPASSWORD or PGPASSWORD_FILE';
 }

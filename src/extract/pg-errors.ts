@@ -9,7 +9,7 @@ import {
   TransientFailure,
   type Phase,
 } from '../errors.ts';
-import { databaseLabel } from './pg-client-config.ts';
+import { databaseLabel, passwordHint } from './pg-client-config.ts';
 import { positionInQuery, type SentStatement } from './query-position.ts';
 
 /**
@@ -28,9 +28,9 @@ export function classifyDatabaseError(error: unknown, phase: Phase, db: Database
     // PostgreSQL's DETAIL and HINT often say exactly what to fix ("Perhaps you meant to reference the column u.nome").
     const detail = `${message} (SQLSTATE ${sqlState})${e.detail ? `. DETAIL: ${e.detail}` : ''}${e.hint ? `. HINT: ${e.hint}` : ''}`;
     const cls = sqlState.slice(0, 2);
-    if (cls === '28') return new AccessWasDenied(`database ${where} refused user "${db.user}": ${detail}`, options);
+    if (cls === '28') return new AccessWasDenied(`database ${where} refused user "${db.user}": ${detail}${db.passFile === undefined ? '' : ` (the password is from PGPASSFILE: ${passwordHint(db)})`}`, options);
     if (sqlState === '42501') return new AccessWasDenied(`user "${db.user}" lacks a privilege on ${where}: ${detail}`, options);
-    if (sqlState === '3D000') return new ConfigurationIsInvalid([`PGDATABASE: ${detail} on ${db.host}:${db.port}`], options);
+    if (sqlState === '3D000') return new ConfigurationIsInvalid([`${db.service === undefined ? 'PGDATABASE' : `PGSERVICEFILE: service [${db.service}] dbname`}: ${detail} on ${db.host}:${db.port}`], options);
     if (phase === 'connect' && cls === '22') return new ConfigurationIsInvalid([`the database rejected a session setting: ${detail}`], options);
     if (sqlState === '57014') {
       return new TransientFailure(`the query was cancelled on ${where}, usually by statement_timeout (REPORT_STATEMENT_TIMEOUT): ${detail}`, options);
@@ -60,7 +60,7 @@ export function classifyDatabaseError(error: unknown, phase: Phase, db: Database
     return new ConfigurationIsInvalid([`PGSSLMODE=${db.sslMode}: ${db.host}:${db.port} does not support TLS connections`], options);
   }
   if (/client password must be a string|password authentication/i.test(message)) {
-    return new AccessWasDenied(`database ${where} asks user "${db.user}" for a password: set PGPASSWORD or PGPASSWORD_FILE`, options);
+    return new AccessWasDenied(`database ${where} asks user "${db.user}" for a password: ${passwordHint(db)}`, options);
   }
   return new TransientFailure(`cannot reach database ${where}: ${message}${code && !message.includes(code) ? ` (${code})` : ''}`, options);
 }

@@ -42,7 +42,8 @@ const COMMAND_DOMAINS: Record<Command, readonly DomainName[]> = {
 export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<Config> {
   const loaded = await load(env, 'run', options);
   return deepFreeze({
-    database: loaded.built.database!,
+    database: loaded.built.database!.database,
+    sources: loaded.built.database!.sources,
     report: loaded.built.report!.report,
     csv: loaded.built.report!.csv,
     storage: loaded.built.storage!,
@@ -98,7 +99,7 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
   for (const setting of settingsFor(command)) {
     const raw = await rawValue(setting, env, readFile, signal, problems, failed);
     if (raw === undefined) {
-      if (setting.required !== undefined && !failed.has(setting.name)) {
+      if (setting.required !== undefined && !failed.has(setting.name) && !(setting.requiredUnless !== undefined && env[setting.requiredUnless] !== undefined)) {
         problems.push(`${setting.name}: ${setting.required}`);
         failed.add(setting.name);
       }
@@ -118,7 +119,8 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
     if (setting.source === 'file' && !failed.has(setting.name) && values.get(setting.name) !== undefined) {
       const { path } = values.get(setting.name) as { path: string };
       try {
-        values.set(setting.name, { path, text: await readFile(path, setting.maxBytes!, signal) });
+        const file = await readFile(path, setting.maxBytes!, signal);
+        values.set(setting.name, { path, text: file.text, mode: file.mode });
       } catch (error) {
         if (!(error instanceof SettingFileUnreadable)) throw error;
         problems.push(`${setting.name}: cannot read ${path} (${error.reason})`);
@@ -172,7 +174,7 @@ async function rawValue(
   }
   try {
     // A trailing newline is almost always an artefact of `echo secret > file`, never part of it.
-    const text = (await readFile(path, SECRET_FILE_MAX_BYTES, signal)).replace(/\r?\n$/, '');
+    const text = (await readFile(path, SECRET_FILE_MAX_BYTES, signal)).text.replace(/\r?\n$/, '');
     // An empty file is a Secret key mounted without a value: say so, not "set X or X_FILE" later.
     if (text === '') {
       problems.push(`${fileVariable}: ${path} is empty; put the secret in it (is the Secret's key empty?) or unset ${fileVariable}`);

@@ -12,8 +12,14 @@ export class SettingFileUnreadable extends Error {
   }
 }
 
+/** A setting's file: its text, and its mode bits (after following symlinks), for rules such as pgpass's. */
+export interface SettingFile {
+  readonly text: string;
+  readonly mode: number;
+}
+
 /** How the loader reads the files settings name: a port, so a test can count or refuse reads. */
-export type ReadSettingFile = (path: string, maxBytes: number, signal: AbortSignal) => Promise<string>;
+export type ReadSettingFile = (path: string, maxBytes: number, signal: AbortSignal) => Promise<SettingFile>;
 
 /**
  * A setting's file, read whole but bounded. Opened non-blocking, so a FIFO with no writer does not
@@ -39,7 +45,7 @@ export const readSettingFile: ReadSettingFile = async (path, maxBytes, signal) =
   }
 };
 
-async function readOpened(handle: FileHandle, maxBytes: number, signal: AbortSignal): Promise<string> {
+async function readOpened(handle: FileHandle, maxBytes: number, signal: AbortSignal): Promise<SettingFile> {
   const stats = await handle.stat();
   if (!stats.isFile()) throw new SettingFileUnreadable(`not a regular file (${kindOf(stats)})`);
   // /proc and some mounted files report size 0: trust only what reading returns.
@@ -52,7 +58,7 @@ async function readOpened(handle: FileHandle, maxBytes: number, signal: AbortSig
     length += bytesRead;
   }
   if (length > maxBytes) throw new SettingFileUnreadable(`larger than ${formatBytes(maxBytes)}`);
-  return buffer.toString('utf8', 0, length);
+  return { text: buffer.toString('utf8', 0, length), mode: stats.mode };
 }
 
 function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
