@@ -38,12 +38,13 @@ export const OWN_PREFIXES = ['PG', 'REPORT_', 'CSV_', 'STORAGE_', 'LOCAL_STORAGE
  */
 export const LIBPQ_VARIABLES: Readonly<Record<string, string>> = Object.fromEntries(
   [
-    'PGHOSTADDR', 'PGSERVICE', 'PGSERVICEFILE', 'PGPASSFILE', 'PGREQUIREAUTH', 'PGCHANNELBINDING', 'PGSSLNEGOTIATION', 'PGSSLCERT', 'PGSSLKEY',
+    'PGHOSTADDR', 'PGREQUIREAUTH', 'PGCHANNELBINDING', 'PGSSLNEGOTIATION', 'PGSSLCERT', 'PGSSLKEY',
     'PGSSLCERTMODE', 'PGSSLCRL', 'PGSSLCRLDIR', 'PGSSLSNI', 'PGREQUIREPEER', 'PGSSLMINPROTOCOLVERSION', 'PGSSLMAXPROTOCOLVERSION', 'PGGSSENCMODE',
     'PGKRBSRVNAME', 'PGGSSLIB', 'PGGSSDELEGATION', 'PGAPPNAME', 'PGTARGETSESSIONATTRS', 'PGLOADBALANCEHOSTS', 'PGDATESTYLE', 'PGTZ',
     'PGGEQO', 'PGSYSCONFDIR', 'PGLOCALEDIR', 'PGREQUIRESSL', 'PGSSLCOMPRESSION', 'PGDATA',
   ].map((name): [string, string] => [name, 'a libpq variable daily-report does not use']).concat([
     ['PGOPTIONS', 'read by node-postgres as is (server options for the session); daily-report does not check it'],
     ['PGCLIENTENCODING', 'read by node-postgres as is; daily-report does not check it'],
+    ['PGSERVICE', 'not read by daily-report: name the service in REPORT_SOURCES (REPORT_SOURCES=eu reads that one service from PGSERVICEFILE)'],
   ]),
 );
