@@ -49,7 +49,13 @@ const SETTING_OF: Readonly<Record<ServiceKey, string>> = { host: 'PGHOST', port:
  * The report's sources. `base` is the PG* database (its database and user may be missing when
  * REPORT_SOURCES is set): libpq's precedence, a service's key wins over the PG* variable.
  */
-export function buildSources(values: SourceValues, base: Partial<DatabaseConfig> & Omit<DatabaseConfig, 'database' | 'user'>, context: BuildContext, parsers: ServiceKeyParsers): SourceConfig[] {
+export function buildSources(given: SourceValues, base: Partial<DatabaseConfig> & Omit<DatabaseConfig, 'database' | 'user'>, context: BuildContext, parsers: ServiceKeyParsers): SourceConfig[] {
+  // A file the loader could not read is already a problem; nothing more is said about its contents.
+  const values = {
+    REPORT_SOURCES: given.REPORT_SOURCES,
+    PGSERVICEFILE: context.failed('PGSERVICEFILE') ? undefined : given.PGSERVICEFILE,
+    PGPASSFILE: context.failed('PGPASSFILE') ? undefined : given.PGPASSFILE,
+  };
   const pgpass = pgpassOf(values.PGPASSFILE, context);
   const password = (db: DatabaseConfig): DatabaseConfig => {
     if (db.password !== undefined || values.PGPASSFILE === undefined) return db;
