@@ -1,0 +1,137 @@
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode } from '../../src/errors.ts';
+import { expectRefusedBeforeAnyIo } from '../support/refused-run.ts';
+import { errorOf, expectNoSecrets, filesIn, queryFile } from '../support/report-files.ts';
+import { runDailyReport } from '../support/run-cli.ts';
+import { createTestDatabase, READER_PASSWORD, sql, type TestDatabase } from '../support/test-database.ts';
+
+/**
+ * Several source databases through libpq's own files: two databases on the test server with
+ * different rows, a pg_service.conf naming them and a pgpass holding the reader's password
+ * (the server authenticates every role by password).
+ */
+const REPORT_DATE = '2024-10-05';
+// The rows of 2024-10-04 in São Paulo; the query writes the row's own instant as data_extracao, so
+// two runs of one database give the same bytes (the shipped query writes the extraction instant).
+const DATA = { users: 40, days: 1, until: "'2024-10-05 00:00:00-03'::timestamptz" };
+const DETERMINISTIC_QUERY = `SELECT t.criado_em AS data_extracao, u.nome AS nome_usuario, t.id AS id_transacao, t.valor AS valor_transacao, t.status AS status_transacao
+FROM transacoes t JOIN usuarios u ON u.id = t.usuario_id
+WHERE t.criado_em >= :window_start AND t.criado_em < :window_end ORDER BY t.criado_em, t.id`;
+
+let eu: TestDatabase;
+let us: TestDatabase;
+
+beforeAll(async () => {
+  [eu, us] = await Promise.all([createTestDatabase('src_eu', { ...DATA, transactions: 120 }), createTestDatabase('src_us', { ...DATA, transactions: 70 })]);
+  // Different rows, so the order of the sources shows in the report.
+  await sql(us, "UPDATE usuarios SET nome = 'US ' || nome");
+});
+
+interface Files {
+  readonly services: string;
+  readonly pgpass: string;
+}
+
+/** pg_service.conf with [eu] and [us] on the test server, and a 0600 pgpass with the reader's password (or the one given). */
+async function sourceFiles(db: TestDatabase, passwords: { eu?: string; us?: string } = {}): Promise<Files> {
+  const { host, port } = db.endpoint;
+  const services = join(db.outDir, '..', `pg_service-${Math.random().toString(36).slice(2)}.conf`);
+  await writeFile(services, ['# the two regions', '[eu]', `host=${host}`, `port=${port}`, `dbname=${eu.name}`, 'user=report_reader', '', '[us]', `host=${host}`, `port=${port}`, `dbname=${us.name}`, 'user=report_reader', ''].join('\n'));
+  const pgpass = join(db.outDir, '..', `pgpass-${Math.random().toString(36).slice(2)}`);
+  await writeFile(pgpass, [`${host}:${port}:${us.name}:report_reader:${passwords.us ?? READER_PASSWORD}`, `${host}:${port}:${eu.name}:report_reader:${passwords.eu ?? READER_PASSWORD}`, ''].join('\n'), { mode: 0o600 });
+  return { services, pgpass };
+}
+
+/** The environment of a deployment reading REPORT_SOURCES: no PG* connection variable at all. */
+function sourcesEnv(db: TestDatabase, files: Files, sources: string): Record<string, string> {
+  const { PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...rest } = db.env;
+  return { ...rest, REPORT_SOURCES: sources, PGSERVICEFILE: files.services, PGPASSFILE: files.pgpass };
+}
+
+describe('daily-report validate with several sources', () => {
+  it('connects to every source through pg_service.conf and pgpass, and prints each one with its columns and verdict', async () => {
+    const files = await sourceFiles(eu);
+    const result = await runDailyReport(['validate'], { env: sourcesEnv(eu, files, 'eu,us') });
+    expect(result.code, result.stderr).toBe(0);
+    const { port } = eu.endpoint;
+    expect(result.stdout).toContain(`database: 127.0.0.1:${port}/${eu.name} (service eu)\nquery: `);
+    expect(result.stdout).toContain(`database: 127.0.0.1:${port}/${us.name} (service us)\nquery: `);
+    expect(result.stdout.match(/^contract: ok$/gm)).toHaveLength(2);
+    expect(result.stdout.indexOf('(service eu)')).toBeLessThan(result.stdout.indexOf('(service us)'));
+    expectNoSecrets(result);
+  });
+
+  it('exits 4 when the pgpass password of one source is wrong, naming that source, and still prints the other as checked', async () => {
+    const files = await sourceFiles(eu, { us: 'wrong-Password-77' });
+    const result = await runDailyReport(['validate'], { env: sourcesEnv(eu, files, 'eu,us') });
+    expect(result.code, result.stderr).toBe(ExitCode.accessDenied);
+    expect(errorOf(result).err.message).toMatch(new RegExp(`^database 127\\.0\\.0\\.1:\\d+/${us.name} \\(service us\\) refused user "report_reader": password authentication failed.*PGPASSFILE`));
+    expect(result.stdout).toMatch(/\(service eu\)\nquery: [^\n]+\n[\s\S]*contract: ok/);
+    expect(result.stdout).toMatch(/database: [^\n]+ \(service us\): FAILED \(exit 4\)/);
+    expect(result.stdout + result.stderr).not.toContain('wrong-Password-77');
+    expectNoSecrets(result);
+  });
+
+  it('exits 4 when pgpass has no line for a source, saying which line to add', async () => {
+    const files = await sourceFiles(eu);
+    await writeFile(files.pgpass, `${eu.endpoint.host}:${eu.endpoint.port}:${eu.name}:report_reader:${READER_PASSWORD}\n`);
+    const result = await runDailyReport(['validate'], { env: sourcesEnv(eu, files, 'eu,us') });
+    expect(result.code, result.stderr).toBe(ExitCode.accessDenied);
+    expect(errorOf(result).err.message).toMatch(/^database [^ ]+ \(service us\) refused user "report_reader": /);
+    expect(errorOf(result).err.message).toContain(`(PGPASSFILE has no line for it: add a line 127.0.0.1:${eu.endpoint.port}:${us.name}:report_reader:<password> to PGPASSFILE (${files.pgpass}))`);
+  });
+});
+
+describe('bad source files are exit 2 before any connection', () => {
+  // The services leave host and port to PGHOST/PGPORT, which the helper points at a listener that counts connections.
+  const write = async (name: string, text: string, mode = 0o600) => {
+    const path = await queryFile(eu.outDir, name, text);
+    await chmod(path, mode);
+    return path;
+  };
+  const goodPgpass = () => write('pgpass', '*:*:*:report_reader:whatever\n');
+
+  it('a service REPORT_SOURCES names that the file does not define', async () => {
+    const services = await write('services', '[eu]\ndbname=app\n[us]\ndbname=app_us\n');
+    await expectRefusedBeforeAnyIo({ REPORT_SOURCES: 'eu,br', PGSERVICEFILE: services, PGPASSFILE: await goodPgpass() }, new RegExp(`PGSERVICEFILE: ${services} has no service \\[br\\], which REPORT_SOURCES names \\(it has: eu, us\\)`));
+  });
+
+  it('a password in pg_service.conf', async () => {
+    const services = await write('services', '[eu]\ndbname=app\npassword=in-the-configmap\n');
+    await expectRefusedBeforeAnyIo({ REPORT_SOURCES: 'eu', PGSERVICEFILE: services, PGPASSFILE: await goodPgpass() }, /service \[eu\]: line 3: key "password" is refused/);
+  });
+
+  it('a pgpass file every user may read', async () => {
+    const services = await write('services', '[eu]\ndbname=app\n');
+    const pgpass = await write('pgpass', '*:*:*:report_reader:whatever\n', 0o644);
+    await expectRefusedBeforeAnyIo({ REPORT_SOURCES: 'eu', PGSERVICEFILE: services, PGPASSFILE: pgpass }, /PGPASSFILE: .* \(mode 0644\)/);
+  });
+});
+
+describe('a report from several sources', () => {
+  it('equals the concatenation of the single-source reports, in REPORT_SOURCES order, with one header (needs the multi-source pipeline, issue 18 part P)', async () => {
+    const files = await sourceFiles(eu);
+    const sqlFile = await queryFile(eu.outDir, 'deterministic', DETERMINISTIC_QUERY);
+    const single = async (source: string) => {
+      const out = join(eu.outDir, '..', `single-${source}-${Math.random().toString(36).slice(2)}.csv`);
+      const result = await runDailyReport(['run', '--dry-run', '--out', out, '--date', REPORT_DATE], { env: { ...sourcesEnv(eu, files, source), REPORT_SQL_FILE: sqlFile } });
+      expect(result.code, result.stderr).toBe(0);
+      return readFile(out);
+    };
+    const [euReport, usReport] = [await single('eu'), await single('us')];
+    const header = euReport.subarray(0, euReport.indexOf('\r\n') + 2);
+    expect(usReport.subarray(0, header.length)).toEqual(header);
+    expect(euReport.length).toBeGreaterThan(header.length);
+    expect(usReport.length).toBeGreaterThan(header.length);
+
+    const env = { ...sourcesEnv(us, files, 'us,eu'), REPORT_SQL_FILE: sqlFile };
+    const result = await runDailyReport(['run', '--date', REPORT_DATE], { env });
+    expect(result.code, result.stderr).toBe(0);
+    const published = await readFile(join(us.outDir, 'relatorio_20241005.csv'));
+    expect(published.equals(Buffer.concat([usReport, euReport.subarray(header.length)]))).toBe(true);
+    expect(await filesIn(us.outDir)).toEqual(['relatorio_20241005.csv', 'relatorio_20241005.csv.manifest.json']);
+    expectNoSecrets(result);
+  });
+});
