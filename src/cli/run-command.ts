@@ -44,7 +44,7 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
           reportDate = config.report.date ?? todayIn(config.report.timezone, new Date());
           summary = await runReport({
             config,
-            source: new PostgresReportSource(config.database, logger),
+            sources: [{ name: 'default', source: new PostgresReportSource(config.database, logger) }],
             storage: await createStorage(config.storage),
             logger,
             signal: context.signal,
