@@ -43,11 +43,12 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
           alerts = config.alerts;
           reportDate = config.report.date ?? todayIn(config.report.timezone, new Date());
           const sources = createReportSources(config, logger);
-          // Until the parallel pipeline (issue 18, part P: RunReportInput.sources) is merged, one source only.
+          // Until part P's pipeline concatenates the sources (its runReport reads sources[0] only), one source only.
+          // LEAD: remove this guard when merging the pipeline that reads every source.
           if (sources.length > 1) throw new ConfigurationIsInvalid([`REPORT_SOURCES: ${sources.length} sources need the multi-source pipeline, which this build does not have yet: list one service`]);
           summary = await runReport({
             config,
-            source: sources[0]!.source,
+            sources,
             storage: await createStorage(config.storage),
             logger,
             signal: context.signal,

@@ -4,9 +4,10 @@ import { copyRecords } from './copy-records.ts';
 import { cursorRecords } from './cursor-records.ts';
 import { databaseLabel } from './pg-client-config.ts';
 import { openSnapshot } from './postgres-session.ts';
-import type { ReportQuery, ReportSession, ReportSource } from './report-source.ts';
+import { openSharedSnapshot } from './postgres-shared-snapshot.ts';
+import type { ReportQuery, ReportSession, ReportSource, SharedSnapshot } from './report-source.ts';
 
-/** The report from PostgreSQL: one read-only snapshot, records from COPY or from a cursor. */
+/** The report from PostgreSQL: one read-only snapshot (or one shared by workers), records from COPY or from a cursor. */
 export class PostgresReportSource implements ReportSource {
   readonly #db: DatabaseConfig;
   readonly #logger: Logger;
@@ -35,5 +36,10 @@ export class PostgresReportSource implements ReportSource {
           : cursorRecords(snapshot, plan, format, query.fetchRows, counter, db),
       close: () => snapshot.close(),
     };
+  }
+
+  /** One exported snapshot, imported by every worker (postgres-shared-snapshot.ts). */
+  openShared(query: ReportQuery, options: { readonly shards: number }, signal: AbortSignal): Promise<SharedSnapshot> {
+    return openSharedSnapshot(this.#db, query, options.shards, signal, this.#logger);
   }
 }

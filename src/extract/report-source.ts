@@ -31,9 +31,43 @@ export interface ReportSession {
   close(): Promise<void>;
 }
 
+/** A half-open sub-window [start, end), in the same text form as `:window_start`/`:window_end` take. */
+export interface SubWindow {
+  readonly start: string;
+  readonly end: string;
+}
+
+/**
+ * One snapshot shared by several worker sessions (docs/parallel-extraction.md): a coordinator
+ * connection exported it, every shard session imported it, so all shards see the same rows.
+ */
+export interface SharedSnapshot {
+  /** The query's columns, described once by the coordinator. */
+  readonly columns: readonly ResultColumn[];
+  /** What pg_export_snapshot() returned. */
+  readonly snapshotId: string;
+  /** The snapshot's transaction start, ISO 8601 with offset (in the report's zone). */
+  readonly instant: string;
+  /** host:port/database (never credentials). */
+  readonly server: string;
+  /** Consecutive half-open sub-windows tiling the query's window exactly, planned inside the snapshot. */
+  readonly shards: readonly SubWindow[];
+  /** A worker session: a connection that imported the snapshot, running the query over `window`. `close` must always be called. */
+  openShard(window: SubWindow, signal: AbortSignal): Promise<ReportSession>;
+  /** Ends the coordinator and every worker connection (call it after every shard session closed). */
+  close(): Promise<void>;
+}
+
 /** Where the report comes from (the port the pipeline knows; PostgreSQL is the adapter). */
 export interface ReportSource {
   /** "host:port/database", for logs. */
   readonly label: string;
+  /** Today's single stream: one connection, one snapshot, the whole window. */
   open(query: ReportQuery, signal: AbortSignal): Promise<ReportSession>;
+  /**
+   * One snapshot for several workers, the window planned into at most `shards` sub-windows.
+   * Refuses (exit 2) a query that does not split by its window when `shards` > 1, and a
+   * snapshot that worker connections cannot import.
+   */
+  openShared(query: ReportQuery, options: { readonly shards: number }, signal: AbortSignal): Promise<SharedSnapshot>;
 }

@@ -2,13 +2,7 @@ import type { Config } from '../config/config.ts';
 import { DEFAULT_SOURCE } from './source-settings.ts';
 import type { Logger } from '../log/logger.ts';
 import { PostgresReportSource } from './postgres-report-source.ts';
-import type { ReportSource } from './report-source.ts';
-
-/** One of the report's sources, by the name it goes by: its libpq service name, or "default" for the PG* database. */
-export interface NamedSource {
-  readonly name: string;
-  readonly source: ReportSource;
-}
+import type { NamedSource } from '../report/named-source.ts';
 
 /**
  * The report's sources in report order (config.sources: the PG* database alone, or REPORT_SOURCES's

@@ -1,7 +1,6 @@
 import type { DatabaseConfig, SourceConfig } from '../config/config.ts';
 import { rememberSecret } from '../config/redaction.ts';
 import { defineSettings, fileText, text, type BuildContext, type FileText, type Parsed } from '../config/setting.ts';
-import { closestName } from '../loader/did-you-mean.ts';
 import { parseServiceFile, serviceKeyProblem, SERVICE_NAME, SERVICE_NAME_FORM, type ServiceKey, type ServiceSection } from './pg-service-file.ts';
 import { findPgpassEntry, parsePgpass, pgpassModeProblem, type Pgpass } from './pgpass-file.ts';
 
@@ -85,8 +84,7 @@ export function buildSources(given: SourceValues, base: Partial<DatabaseConfig> 
     const section = services.sections.get(name);
     if (section === undefined) {
       const known = [...services.sections.keys()];
-      const meant = closestName(name, known);
-      context.problem('PGSERVICEFILE', `${file.path} has no service [${name}], which REPORT_SOURCES names (${known.length === 0 ? 'it defines none' : `it has: ${known.join(', ')}`}${meant === undefined ? '' : `; did you mean ${meant}?`})`);
+      context.problem('PGSERVICEFILE', `${file.path} has no service [${name}], which REPORT_SOURCES names (${known.length === 0 ? 'it defines none' : `it has: ${known.join(', ')}`})`);
       continue;
     }
     const where = `${file.path}, service [${name}]`;

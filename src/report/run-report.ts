@@ -5,23 +5,26 @@ import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns } from '../csv/report-contract.ts';
 import type { Span } from '@opentelemetry/api';
 import { RunWasTerminated } from '../errors.ts';
-import type { ReportSession, ReportSource } from '../extract/report-source.ts';
+import type { ReportSession } from '../extract/report-source.ts';
 import type { Logger } from '../log/logger.ts';
 import { ReportPublisher } from '../publish/report-publisher.ts';
 import type { ReportStorage, StoredObject } from '../storage/report-storage.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
 import { inSpan, inSpanUnder, startPhase } from '../telemetry/spans.ts';
 import { VERSION } from '../version.ts';
+import type { NamedSource } from './named-source.ts';
 import { reportKey } from './report-key.ts';
 import { reportQuery } from './report-query.ts';
 import { buildManifest, manifestBytes, manifestKey } from './report-manifest.ts';
 import { formatInstant, reportWindow, todayIn, type ReportWindow } from './report-window.ts';
 
 export const CONTENT_TYPE = 'text/csv; charset=utf-8';
+export type { NamedSource } from './named-source.ts';
 
 export interface RunReportInput {
   readonly config: Config;
-  readonly source: ReportSource;
+  /** The source databases, in report order (at least one). */
+  readonly sources: readonly NamedSource[];
   readonly storage: ReportStorage;
   readonly logger: Logger;
   readonly signal: AbortSignal;
@@ -63,7 +66,8 @@ interface Tally {
  * It knows the database and the storage only through their ports.
  */
 export async function runReport(input: RunReportInput): Promise<RunSummary> {
-  const { config, source, storage, logger, signal } = input;
+  const { config, storage, logger, signal } = input;
+  const source = input.sources[0]!.source;
   const now = input.now ?? (() => new Date());
   const started = performance.now();
   const runId = randomUUID();

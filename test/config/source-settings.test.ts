@@ -66,7 +66,7 @@ describe('bad sources are exit 2 before any I/O, each problem named', () => {
   it('a service the file does not define names the file and the services it has', async () => {
     const services = file(SERVICES);
     expect(await problemsOf({ ...base, REPORT_SOURCES: 'eu,uss', PGSERVICEFILE: services })).toEqual([
-      `PGSERVICEFILE: ${services} has no service [uss], which REPORT_SOURCES names (it has: eu, us; did you mean us?)`,
+      `PGSERVICEFILE: ${services} has no service [uss], which REPORT_SOURCES names (it has: eu, us)`,
     ]);
   });
 

@@ -312,7 +312,7 @@ export async function runInProcess(
     },
   });
   const logger = pino({ level: 'debug' }, sink);
-  const run = { config, source: new PostgresReportSource(config.database, logger), storage: world.storage, logger, signal: options.signal ?? new AbortController().signal, ...(options.now ? { now: options.now } : {}) };
+  const run = { config, sources: [{ name: 'default', source: new PostgresReportSource(config.database, logger) }], storage: world.storage, logger, signal: options.signal ?? new AbortController().signal, ...(options.now ? { now: options.now } : {}) };
   try {
     const summary = await runReport(run);
     return { summary, runId: summary.runId, logs };

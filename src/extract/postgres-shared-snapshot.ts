@@ -1,0 +1,205 @@
+import type { DatabaseConfig } from '../config/config.ts';
+import { ConfigurationIsInvalid } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import { copyRecords } from './copy-records.ts';
+import { cursorRecords } from './cursor-records.ts';
+import { withLiteralValues } from './named-parameters.ts';
+import { databaseLabel } from './pg-client-config.ts';
+import { connectDatabase, IDLE_IN_TRANSACTION_TIMEOUT_MS, sessionSettings, setConfigStatement, type PgConnection } from './pg-connection.ts';
+import { classifyDatabaseError } from './pg-errors.ts';
+import { describeColumns, type Snapshot } from './postgres-session.ts';
+import type { ReportQuery, ReportSession, SharedSnapshot, SubWindow } from './report-source.ts';
+import { planShards } from './shard-planner.ts';
+
+/**
+ * The coordinator and its idle worker connections say `SELECT 1` this often, so the server's
+ * idle_in_transaction_session_timeout (15 min, kept as the guard against a hung process holding
+ * a snapshot for ever) never ends a session that is only waiting for the other workers: the
+ * coordinator is idle for the whole run, a worker between two shards. A process that truly hangs
+ * stops saying it, and the server still ends the sessions 15 minutes later.
+ */
+const HEARTBEAT_MS = 60_000;
+
+/** What pg_export_snapshot() returns: hex groups and dashes (spliced into SET TRANSACTION SNAPSHOT, which takes no parameter). */
+const SNAPSHOT_ID = /^[0-9A-F]+(?:-[0-9A-F]+)+$/i;
+
+/** Which server a session reached: two sessions on different servers can never share a snapshot. */
+const SERVER_IDENTITY_SQL = "pg_postmaster_start_time()::text || ' ' || coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port()::text, '') || '/' || current_database() AS server_identity";
+
+interface Worker {
+  readonly connection: PgConnection;
+  /** The transaction failed (a query error): it cannot run another shard. */
+  unusable: boolean;
+}
+
+/**
+ * The coordinator: one connection in a REPEATABLE READ READ ONLY transaction that exports its
+ * snapshot, describes the query once and plans the shards; workers import the snapshot and run
+ * the query over their sub-windows. It stays open until `close`, because PostgreSQL lets a
+ * snapshot be imported only while the transaction that exported it is open.
+ */
+export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery, shards: number, signal: AbortSignal, logger: Logger): Promise<SharedSnapshot> {
+  if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a whole number ≥ 1, not ${shards}`);
+  const server = databaseLabel(db);
+  const coordinator = await connectDatabase(db, signal, logger);
+  const idle: Worker[] = [];
+  const active = new Set<Worker>();
+  let heartbeat: NodeJS.Timeout | undefined;
+  let closed: Promise<void> | undefined;
+
+  const close = () =>
+    (closed ??= (async () => {
+      clearInterval(heartbeat);
+      for (const worker of active) worker.connection.markBroken(); // left mid-query: drop, do not wait
+      await Promise.all([...idle.splice(0), ...active].map((worker) => worker.connection.close()));
+      active.clear();
+      await coordinator.close();
+    })());
+
+  let snapshotId: string;
+  let instant: string;
+  let identity: string;
+  try {
+    await coordinator.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const settings = setConfigStatement(sessionSettings(query));
+    await coordinator.client.query(settings.text, settings.values);
+    // After the settings: the instant is written in the report's zone.
+    const { rows } = await coordinator.client.query<{ id: string; instant: string; server_identity: string }>(
+      `SELECT pg_export_snapshot() AS id, to_char(transaction_timestamp(), 'YYYY-MM-DD"T"HH24:MI:SS.USTZH:TZM') AS instant, ${SERVER_IDENTITY_SQL}`,
+    );
+    ({ id: snapshotId, instant, server_identity: identity } = rows[0]!);
+    if (!SNAPSHOT_ID.test(snapshotId)) throw new Error(`pg_export_snapshot() returned an unexpected identifier ${JSON.stringify(snapshotId)}`);
+  } catch (error) {
+    await close();
+    throw classifyDatabaseError(error, 'connect', db);
+  }
+
+  const sql = withLiteralValues(query.sql, query.values);
+  let columns: Awaited<ReturnType<typeof describeColumns>>;
+  let planned: SubWindow[];
+  try {
+    columns = await describeColumns(coordinator.client, sql);
+    planned = await planShards(coordinator.client, query, shards);
+  } catch (error) {
+    await close();
+    throw classifyDatabaseError(error, 'extract', db, { text: sql, query });
+  }
+
+  /** A new worker: its own connection, the coordinator's snapshot imported before anything else runs in its transaction. */
+  const importWorker = async (): Promise<Worker> => {
+    const connection = await connectDatabase(db, signal, logger);
+    const { client } = connection;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    } catch (error) {
+      await connection.close();
+      throw classifyDatabaseError(error, 'connect', db);
+    }
+    try {
+      await client.query(`SET TRANSACTION SNAPSHOT '${snapshotId}'`);
+    } catch (error) {
+      await connection.close();
+      throw importFailed(error, db, snapshotId, coordinatorGone());
+    }
+    let reached: string;
+    try {
+      const settings = setConfigStatement(sessionSettings(query), SERVER_IDENTITY_SQL);
+      const { rows } = await client.query<{ server_identity: string }>(settings.text, settings.values);
+      reached = rows[0]!.server_identity;
+    } catch (error) {
+      await connection.close();
+      throw classifyDatabaseError(error, 'connect', db);
+    }
+    if (reached !== identity) {
+      await connection.close();
+      throw new ConfigurationIsInvalid([
+        `REPORT_PARALLELISM: a worker connection to ${server} reached a different PostgreSQL server than the coordinator `
+          + `(coordinator ${identity}, worker ${reached}), so the workers cannot share one snapshot: PGHOST is a load-balanced endpoint; `
+          + 'point PGHOST at one server (e.g. the replica\'s own service, not a round-robin one) or set REPORT_PARALLELISM=1',
+      ], { phase: 'connect', context: { database: server } });
+    }
+    return { connection, unusable: false };
+  };
+  const coordinatorGone = () => coordinator.broken;
+
+  try {
+    // Import once now, so a pooler or load balancer that breaks the import is refused before
+    // anything is published; the worker then serves the first shard.
+    if (planned.length > 1) idle.push(await importWorker());
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  heartbeat = setInterval(() => {
+    for (const connection of [coordinator, ...idle.map((worker) => worker.connection)]) {
+      connection.client.query('SELECT 1').catch((error: unknown) => logger.debug({ err: error }, 'heartbeat failed'));
+    }
+  }, Math.min(HEARTBEAT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS / 3));
+  heartbeat.unref();
+
+  const openShard = async (window: SubWindow, shardSignal: AbortSignal): Promise<ReportSession> => {
+    if (closed) throw new Error('openShard after close');
+    shardSignal.throwIfAborted();
+    signal.throwIfAborted();
+    const values = { ...query.values, window_start: window.start, window_end: window.end };
+    const shardQuery: ReportQuery = { ...query, values };
+    const shardSql = withLiteralValues(query.sql, values);
+    let worker = idle.pop();
+    while (worker?.connection.broken) {
+      void worker.connection.close(); // ended while idle (a heartbeat could not save it): import afresh
+      worker = idle.pop();
+    }
+    worker ??= await importWorker();
+    active.add(worker);
+    const stopWatching = shardSignal === signal ? () => undefined : worker.connection.cancelOn(shardSignal);
+    let released: Promise<void> | undefined;
+    const release = () =>
+      (released ??= (async () => {
+        stopWatching();
+        active.delete(worker);
+        if (worker.connection.broken || worker.unusable || closed) await worker.connection.close();
+        else idle.push(worker);
+      })());
+    const snapshot: Snapshot = { client: worker.connection.client, sql: shardSql, query: shardQuery, columns, markBroken: worker.connection.markBroken, close: release };
+    const counter = { rows: 0 };
+    return {
+      columns,
+      get rows() {
+        return counter.rows;
+      },
+      records: (plan, format) =>
+        reusableAfter(
+          query.engine === 'copy' ? copyRecords(snapshot, plan, format, counter, db) : cursorRecords(snapshot, plan, format, query.fetchRows, counter, db),
+          worker,
+        ),
+      close: release,
+    };
+  };
+
+  return { columns, snapshotId, instant, server, shards: planned, openShard, close };
+}
+
+/** The records; a worker whose records ended in an error has an aborted transaction and is not reused. */
+async function* reusableAfter(records: AsyncGenerator<Buffer>, worker: Worker): AsyncGenerator<Buffer> {
+  let finished = false;
+  try {
+    yield* records;
+    finished = true;
+  } finally {
+    if (!finished) worker.unusable = true;
+  }
+}
+
+function importFailed(error: unknown, db: DatabaseConfig, snapshotId: string, coordinatorGone: boolean): ConfigurationIsInvalid {
+  const e = error as { message?: string; code?: string };
+  const said = `${e.message ?? String(error)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`;
+  const why = coordinatorGone
+    ? 'the coordinator session that exported it has ended (PostgreSQL keeps an exported snapshot only while its transaction is open)'
+    : 'PostgreSQL finds an exported snapshot only on the server that exported it, and only in a session of its own';
+  return new ConfigurationIsInvalid([
+    `REPORT_PARALLELISM: a worker connection to ${databaseLabel(db)} could not import the coordinator's snapshot ${snapshotId}: ${said}. `
+      + `${why[0]!.toUpperCase()}${why.slice(1)}: PGHOST must lead every connection to the same server, `
+      + 'not a load-balanced endpoint or a pooler in statement or transaction mode (a pooler in session mode works); point PGHOST at one server directly or set REPORT_PARALLELISM=1',
+  ], { phase: 'connect', cause: error, context: { database: databaseLabel(db), sqlState: e.code } });
+}
