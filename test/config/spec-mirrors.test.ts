@@ -75,12 +75,18 @@ const CHART_SETTINGS: Record<string, string> = {
   '.telemetry.otlpEndpoint': 'OTEL_EXPORTER_OTLP_ENDPOINT',
   '.telemetry.protocol': 'OTEL_EXPORTER_OTLP_PROTOCOL',
   '.log.level': 'LOG_LEVEL',
+  // Each service is one name of REPORT_SOURCES and one section of the pg_service.conf the worker reads.
+  '.sources.services[].name': 'REPORT_SOURCES',
+  '.sources.services[].host': 'PGHOST',
+  '.sources.services[].dbname': 'PGDATABASE',
+  '.sources.services[].sslMode': 'PGSSLMODE',
 };
 /** Constrained properties that are not worker settings (Kubernetes fields, chart-only values). */
 const CHART_ONLY = [
   '.fullnameOverride', '.image.digest', '.image.pullPolicy', '.schedule', '.storage.s3.roleArn', '.storage.azure.workloadIdentity.clientId',
   '.alerts.prometheusRule.runbookUrl', '.resources.requests.cpu', '.resources.requests.memory', '.resources.requests.ephemeral-storage',
   '.resources.limits.cpu', '.resources.limits.memory', '.resources.limits.ephemeral-storage', '.extraEnv[].name',
+  '.sources.pgpass.key',
 ];
 
 /** Values the worker and the chart must judge alike, per variable (the spec's default is added to each). */
@@ -95,6 +101,9 @@ const SAMPLES: Record<string, string[]> = {
   AZURE_STORAGE_CONTAINER: ['reports', 'a-b-c', 'a--b', 'ab', 'Reports'],
   ALERT_WEBHOOK_URL: ['https://hooks.slack.com/services/T0/B0/x', 'not a url'],
   OTEL_EXPORTER_OTLP_ENDPOINT: ['http://otel-collector:4318', 'grpc://otel-collector:4317'],
+  REPORT_SOURCES: ['eu', 'app.eu-1', '_x', '-eu', '.eu', 'eu west', '[eu]', 'x'.repeat(63), 'x'.repeat(64)],
+  PGHOST: ['db-eu.internal', '10.0.0.1', '::1', '/var/run/postgresql', 'postgres://u:Pw@db/app', 'postgres://db', 'u@db', 'h1,h2', 'a b'],
+  PGDATABASE: ['app', 'app_eu', 'host=db dbname=x', 'postgres://db/app', 'postgresql:///app'],
 };
 /**
  * What a JSON schema cannot say: the zone database and duration bounds (the worker refuses these,

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 
 export const CHART_DIR = resolve(import.meta.dirname, '../../charts/daily-report');
-export const SCENARIOS = ['defaults', 's3-irsa-kms', 'azure-workload-identity', 's3-compatible', 'alerts'] as const;
+export const SCENARIOS = ['defaults', 's3-irsa-kms', 'azure-workload-identity', 's3-compatible', 'alerts', 'sources'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const scenarioFile = (scenario: Scenario) => resolve(CHART_DIR, `ci/${scenario}-values.yaml`);

@@ -14,12 +14,22 @@
   value: {{ .Values.report.keyTemplate | quote }}
 - name: REPORT_STATEMENT_TIMEOUT
   value: {{ .Values.report.statementTimeout | quote }}
+{{- if .Values.sources.services }}
+# Several sources: libpq services (the ConfigMap) and their passwords (the pgpass Secret); PGUSER and PGSSLMODE are their defaults.
+- name: REPORT_SOURCES
+  value: {{ include "daily-report.sourceNames" . | quote }}
+- name: PGSERVICEFILE
+  value: /etc/daily-report/pg-service/pg_service.conf
+- name: PGPASSFILE
+  value: /etc/daily-report/pgpass/pgpass
+{{- else }}
 - name: PGHOST
   value: {{ .Values.database.host | quote }}
 - name: PGPORT
   value: {{ .Values.database.port | quote }}
 - name: PGDATABASE
   value: {{ .Values.database.name | quote }}
+{{- end }}
 {{- if not .Values.credentials.keys.user }}
 - name: PGUSER
   value: {{ .Values.database.user | quote }}
@@ -118,6 +128,13 @@
 - name: ALERT_KUBERNETES_EVENTS
   value: "true"
 {{- end }}
+{{- end -}}
+
+{{/* REPORT_SOURCES: the services' names, in report order. */}}
+{{- define "daily-report.sourceNames" -}}
+{{- $names := list -}}
+{{- range .Values.sources.services }}{{ $names = append $names .name }}{{ end -}}
+{{- join "," $names -}}
 {{- end -}}
 
 {{/* The names in daily-report.env, for the check that extraEnv does not repeat one. */}}

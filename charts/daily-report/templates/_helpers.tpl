@@ -51,6 +51,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s-sql" (include "daily-report.fullname" . | trunc 48 | trimSuffix "-") -}}
 {{- end -}}
 
+{{- define "daily-report.pgServiceConfigMapName" -}}
+{{- printf "%s-pg-service" (include "daily-report.fullname" . | trunc 41 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/* pg_service.conf from sources.services (libpq's format: no spaces around "="). */}}
+{{- define "daily-report.pgServiceFile" -}}
+# Rendered by the daily-report chart from sources.services; the passwords are in the pgpass Secret.
+{{- range .Values.sources.services }}
+
+[{{ .name }}]
+host={{ .host }}
+port={{ .port | default 5432 }}
+dbname={{ .dbname }}
+{{- with .user }}
+user={{ . }}
+{{- end }}
+{{- with .sslMode }}
+sslmode={{ . }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{- define "daily-report.image" -}}
 {{- if .Values.image.digest -}}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
@@ -71,7 +93,8 @@ so an existing Secret need not hold the others (a missing key would keep the pod
 {{- define "daily-report.secretFiles" -}}
 {{- $keys := .Values.credentials.keys -}}
 {{- $files := list -}}
-{{- if $keys.password }}{{ $files = append $files (list "PGPASSWORD_FILE" $keys.password) }}{{ end -}}
+{{- /* With sources, every password is in the pgpass Secret (the worker refuses PGPASSWORD with REPORT_SOURCES). */ -}}
+{{- if and $keys.password (not .Values.sources.services) }}{{ $files = append $files (list "PGPASSWORD_FILE" $keys.password) }}{{ end -}}
 {{- if $keys.user }}{{ $files = append $files (list "PGUSER_FILE" $keys.user) }}{{ end -}}
 {{- if and (eq .Values.storage.provider "azure") (not .Values.storage.azure.accountUrl) }}{{ $files = append $files (list "AZURE_STORAGE_CONNECTION_STRING_FILE" $keys.azureConnectionString) }}{{ end -}}
 {{- if and (eq .Values.storage.provider "s3") $keys.awsCredentials }}{{ $files = append $files (list "AWS_SHARED_CREDENTIALS_FILE" $keys.awsCredentials) }}{{ end -}}
@@ -98,4 +121,15 @@ They mirror the product's exit-code table (README "Exit codes"; a test checks th
 {{- define "daily-report.exampleKey" -}}
 {{- $d := splitList "-" .date -}}
 {{- .template | replace "{YYYYMMDD}" (join "" $d) | replace "{YYYY-MM-DD}" .date | replace "{YYYY}" (index $d 0) | replace "{MM}" (index $d 1) | replace "{DD}" (index $d 2) -}}
+{{- end -}}
+
+{{/* The database ports the worker connects to: database.port, or each source's (once). */}}
+{{- define "daily-report.databasePorts" -}}
+{{- $ports := list -}}
+{{- if .Values.sources.services -}}
+{{- range .Values.sources.services }}{{ $ports = append $ports (int (.port | default 5432)) }}{{ end -}}
+{{- else -}}
+{{- $ports = list (int .Values.database.port) -}}
+{{- end -}}
+{{- toJson ($ports | uniq) -}}
 {{- end -}}

@@ -45,6 +45,14 @@ containers:
         mountPath: /etc/daily-report/db-ca
         readOnly: true
       {{- end }}
+      {{- if .Values.sources.services }}
+      - name: pg-service
+        mountPath: /etc/daily-report/pg-service
+        readOnly: true
+      - name: pgpass
+        mountPath: /etc/daily-report/pgpass
+        readOnly: true
+      {{- end }}
 volumes:
   - name: sql
     configMap:
@@ -70,6 +78,21 @@ volumes:
       items:
         - key: {{ .Values.database.caCertificate.key }}
           path: ca.crt
+  {{- end }}
+  {{- if .Values.sources.services }}
+  - name: pg-service
+    configMap:
+      name: {{ include "daily-report.pgServiceConfigMapName" . }}
+      defaultMode: 292  # 0444
+  - name: pgpass
+    secret:
+      secretName: {{ .Values.sources.pgpass.existingSecret }}
+      # The worker refuses a pgpass file others may read (libpq ignores one): 0400, which fsGroup
+      # makes 0440 for the worker's group; never the Secret default 0644.
+      defaultMode: 256  # 0400
+      items:
+        - key: {{ .Values.sources.pgpass.key }}
+          path: pgpass
   {{- end }}
 {{- with .Values.nodeSelector }}
 nodeSelector:

@@ -12,10 +12,14 @@ this checks what needs several values at once, and lists every problem in one me
 {{- if not $v.image.repository -}}
 {{- $missing = append $missing "image.repository: the registry path your CI pushes the daily-report image to (no public image is published), e.g. --set image.repository=registry.example.com/team/daily-report" -}}
 {{- end -}}
-{{- if not $v.database.host -}}
+{{- $sources := $v.sources.services -}}
+{{- if and (not $v.database.host) (not $sources) -}}
 {{- $missing = append $missing "database.host: the PostgreSQL server (PGHOST), e.g. --set database.host=app-db.prod.svc.cluster.local" -}}
 {{- end -}}
-{{- if and $creds.keys.password (not $creds.existingSecret) (not $creds.values.password) -}}
+{{- if and $sources (not $v.sources.pgpass.existingSecret) -}}
+{{- $missing = append $missing (printf "sources.pgpass.existingSecret: a Secret holding a pgpass file (host:port:dbname:user:password, one line per service) under the key %q, e.g. kubectl create secret generic daily-report-pgpass --from-file=%s=./pgpass" $v.sources.pgpass.key $v.sources.pgpass.key) -}}
+{{- end -}}
+{{- if and $creds.keys.password (not $creds.existingSecret) (not $creds.values.password) (not $sources) -}}
 {{- $missing = append $missing (printf "credentials.existingSecret: a Secret holding the database password under the key %q (kubectl create secret generic daily-report-db --from-literal=%s=...); for development only, credentials.values.password instead; for a role without a password, credentials.keys.password=\"\"" $creds.keys.password $creds.keys.password) -}}
 {{- end -}}
 {{- if eq $v.storage.provider "s3" -}}
@@ -52,6 +56,26 @@ this checks what needs several values at once, and lists every problem in one me
 {{- $contradictions = append $contradictions (printf "credentials.values.%s is set but credentials.keys.%s is empty, so it would be ignored: set the key (e.g. %s) or unset the value" $name $name (kebabcase $name)) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- $serviceNames := list -}}
+{{- $serviceDatabases := dict -}}
+{{- range $sources -}}
+{{- if has .name $serviceNames -}}
+{{- $contradictions = append $contradictions (printf "sources.services names %s twice: the report would hold its rows twice; list each service once" .name) -}}
+{{- end -}}
+{{- $serviceNames = append $serviceNames .name -}}
+{{- $target := printf "%s:%v/%s" .host (.port | default 5432) .dbname -}}
+{{- if hasKey $serviceDatabases $target -}}
+{{- $contradictions = append $contradictions (printf "sources.services %s and %s are the same database (%s): the report would hold its rows twice; list it once" (get $serviceDatabases $target) .name $target) -}}
+{{- else -}}
+{{- $_ := set $serviceDatabases $target .name -}}
+{{- end -}}
+{{- end -}}
+{{- if and $sources $v.database.host -}}
+{{- $contradictions = append $contradictions (printf "database.host=%s is set with sources.services, which name their own hosts, so it would be ignored: unset database.host (database.user and database.sslMode remain the services' defaults)" $v.database.host) -}}
+{{- end -}}
+{{- if and $sources $creds.values.password -}}
+{{- $contradictions = append $contradictions "credentials.values.password is set with sources.services, whose passwords are in the sources.pgpass Secret, so it would be ignored: unset it" -}}
 {{- end -}}
 {{- if and (eq $v.storage.provider "s3") $v.storage.azure.workloadIdentity.enabled -}}
 {{- $contradictions = append $contradictions "storage.azure.workloadIdentity.enabled=true with storage.provider=s3: workload identity is for Azure; set storage.provider=azure or disable it" -}}
