@@ -23,6 +23,10 @@ const PREREQUISITES: Record<Scenario, string[][]> = {
   alerts: [
     ['create', 'secret', 'generic', 'daily-report-secrets', '--from-literal=password=p', '--from-literal=azure-storage-connection-string=UseDevelopmentStorage=true', '--from-literal=alert-webhook-url=https://hooks.example.com/T0/B0/x'],
   ],
+  sources: [
+    ['create', 'secret', 'generic', 'daily-report-pgpass', '--from-literal=pgpass=*:*:app:report_reader:p'],
+    ['create', 'configmap', 'app-db-ca', '--from-literal=ca.crt=-----BEGIN CERTIFICATE-----'],
+  ],
 };
 
 describe.skipIf(!('kubeconfig' in cluster))('the chart on a real kube-apiserver', () => {
