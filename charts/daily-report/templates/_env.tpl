@@ -14,6 +14,12 @@
   value: {{ .Values.report.keyTemplate | quote }}
 - name: REPORT_STATEMENT_TIMEOUT
   value: {{ .Values.report.statementTimeout | quote }}
+- name: REPORT_PARALLELISM
+  value: {{ .Values.parallelism | quote }}
+{{- if gt (int .Values.parallelism) 1 }}
+- name: REPORT_SPILL_DIR
+  value: {{ include "daily-report.spillDir" . | quote }}
+{{- end }}
 - name: PGHOST
   value: {{ .Values.database.host | quote }}
 - name: PGPORT

@@ -30,7 +30,7 @@ containers:
       {{- toYaml . | nindent 6 }}
       {{- end }}
     resources:
-      {{- toYaml .Values.resources | nindent 6 }}
+      {{- include "daily-report.resources" . | nindent 6 }}
     volumeMounts:
       - name: sql
         mountPath: /etc/daily-report/sql
@@ -44,6 +44,10 @@ containers:
       - name: db-ca
         mountPath: /etc/daily-report/db-ca
         readOnly: true
+      {{- end }}
+      {{- if gt (int .Values.parallelism) 1 }}
+      - name: spill
+        mountPath: {{ include "daily-report.spillDir" . }}
       {{- end }}
 volumes:
   - name: sql
@@ -70,6 +74,12 @@ volumes:
       items:
         - key: {{ .Values.database.caCertificate.key }}
           path: ca.crt
+  {{- end }}
+  {{- if gt (int .Values.parallelism) 1 }}
+  # Segments running ahead of the upload (REPORT_SPILL_DIR); gone with the pod.
+  - name: spill
+    emptyDir:
+      sizeLimit: {{ .Values.spill.sizeLimit }}
   {{- end }}
 {{- with .Values.nodeSelector }}
 nodeSelector:
