@@ -1,6 +1,6 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { ConfigurationIsInvalid, ExitCode, ReportError } from '../errors.ts';
+import { ExitCode, ReportError } from '../errors.ts';
 import { createReportSources } from '../extract/report-sources.ts';
 import { notify } from '../alerts/notify.ts';
 import type { AlertsConfig } from '../config/config.ts';
@@ -42,13 +42,9 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
         async (config, logger) => {
           alerts = config.alerts;
           reportDate = config.report.date ?? todayIn(config.report.timezone, new Date());
-          const sources = createReportSources(config, logger);
-          // Until part P's pipeline concatenates the sources (its runReport reads sources[0] only), one source only.
-          // LEAD: remove this guard when merging the pipeline that reads every source.
-          if (sources.length > 1) throw new ConfigurationIsInvalid([`REPORT_SOURCES: ${sources.length} sources need the multi-source pipeline, which this build does not have yet: list one service`]);
           summary = await runReport({
             config,
-            sources,
+            sources: createReportSources(config, logger),
             storage: await createStorage(config.storage),
             logger,
             signal: context.signal,

@@ -59,6 +59,10 @@ export interface ReportConfig {
   readonly keyTemplate: string;
   readonly ifExists: IfExists;
   readonly progressIntervalMs: number;
+  /** Workers extracting at once (REPORT_PARALLELISM); 1 with one source is today's single stream. */
+  readonly parallelism: number;
+  /** Where segments running ahead of the upload are spilled (REPORT_SPILL_DIR). */
+  readonly spillDir: string;
 }
 
 export interface CsvConfig {

@@ -33,6 +33,32 @@ export interface ReportManifest {
   readonly trace_id: string | null;
   /** The CSV object this manifest describes, as its storage identifies it (docs/publishing.md). */
   readonly object: ManifestObject;
+  /**
+   * A report assembled from segments (REPORT_PARALLELISM > 1, or several sources): each segment in
+   * report order. Absent for a single stream, whose manifest is as it always was.
+   */
+  readonly segments?: readonly ManifestSegment[];
+  /** With `segments`: each source database in report order, with its own snapshot. */
+  readonly sources?: readonly ManifestSource[];
+}
+
+/** One source's one sub-window: its rows and the bytes of its records (the header belongs to no segment). */
+export interface ManifestSegment {
+  readonly source: string;
+  readonly window_start: string;
+  readonly window_end: string;
+  readonly rows: number;
+  readonly bytes: number;
+}
+
+export interface ManifestSource {
+  /** The libpq service name, or "default" for the PG* variables. */
+  readonly name: string;
+  /** host:port/database (never credentials). */
+  readonly server: string;
+  /** The start of the source's snapshot (its exporting transaction), ISO 8601 with offset. */
+  readonly snapshot_instant: string;
+  readonly rows: number;
 }
 
 /**
@@ -64,6 +90,8 @@ export interface ManifestFacts {
   readonly runId: string;
   readonly traceId: string | null;
   readonly object: ManifestObject;
+  readonly segments?: readonly ManifestSegment[] | undefined;
+  readonly sources?: readonly ManifestSource[] | undefined;
 }
 
 export function buildManifest(facts: ManifestFacts): ReportManifest {
@@ -84,6 +112,8 @@ export function buildManifest(facts: ManifestFacts): ReportManifest {
     run_id: facts.runId,
     trace_id: facts.traceId,
     object: facts.object,
+    ...(facts.segments ? { segments: facts.segments } : {}),
+    ...(facts.sources ? { sources: facts.sources } : {}),
   };
 }
 

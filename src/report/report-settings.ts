@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { IF_EXISTS, REPORT_ENGINES, type CsvConfig, type ReportConfig } from '../config/config.ts';
 import { defineSettings, duration, fileText, flag, keyPathProblems, oneOf, text, wholeNumber, type BuildContext, type SettingsDomain } from '../config/setting.ts';
@@ -7,6 +8,9 @@ import { isReportDate, isTimezone, processTimezone, processTimezoneProblem, REPO
 
 /** The query shipped with the product (`sql/report.sql`), resolved from this module so it works from src/ and dist/. */
 export const DEFAULT_SQL_FILE = fileURLToPath(new URL('../../sql/report.sql', import.meta.url));
+
+/** Workers beyond this gain nothing a database server of common size can give, and cost a connection each. */
+export const MAX_PARALLELISM = 16;
 
 const DELIMITERS: Record<string, string> = { ',': ',', ';': ';', '|': '|', '\t': '\t', '\\t': '\t', tab: '\t' };
 const DATE_PROBLEM = `must be ${REPORT_DATE_RULE} (example: 2024-10-05)`;
@@ -42,6 +46,14 @@ export const REPORT_SETTINGS = defineSettings({
     doc: 'Object key; placeholders `{YYYYMMDD}`, `{YYYY-MM-DD}`, `{YYYY}`, `{MM}`, `{DD}`. Must contain the date; no leading or trailing `/`, no `..`.',
   }),
   REPORT_IF_EXISTS: oneOf({ values: IF_EXISTS, default: 'overwrite', doc: 'When the report already exists: `overwrite` (atomically), `skip` (exit 0, no database work), `fail` (exit 5).' }),
+  REPORT_PARALLELISM: wholeNumber({
+    min: 1, max: MAX_PARALLELISM, example: 4, default: '1',
+    doc: 'Workers extracting the report at once, each on its own connection, all under one snapshot ([parallel-extraction.md](parallel-extraction.md)). `1`: one stream, as before. Above 1 the query must split by its window; each worker adds a connection and its buffers (the memory formula there).',
+  }),
+  REPORT_SPILL_DIR: text({
+    form: 'path of a directory', defaultDoc: 'the OS temporary directory (`TMPDIR`, `/tmp`)',
+    doc: 'With `REPORT_PARALLELISM` > 1 or several sources: where segments that finish ahead of the upload wait, in files only this process can read, removed when the run ends (the chart mounts an emptyDir). Needs room for the look-ahead ([parallel-extraction.md](parallel-extraction.md#disk)).',
+  }),
   REPORT_PROGRESS_INTERVAL: duration({ min: '100ms', max: '1h', example: '10s', default: '10s', doc: 'How often a progress line is logged during a long extraction.' }),
   CSV_DELIMITER: text({
     default: ',', form: '`,` `;` `|` or tab',
@@ -78,11 +90,20 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
         keyTemplate: v.REPORT_KEY_TEMPLATE,
         ifExists: v.REPORT_IF_EXISTS,
         progressIntervalMs: v.REPORT_PROGRESS_INTERVAL,
+        parallelism: v.REPORT_PARALLELISM,
+        spillDir: spillDir(v.REPORT_SPILL_DIR, v.REPORT_PARALLELISM, context),
       },
       csv: { delimiter: DELIMITERS[v.CSV_DELIMITER] ?? ',', bom: v.CSV_BOM, escapeFormulas: v.CSV_ESCAPE_FORMULAS },
     };
   },
 };
+
+/** The spill directory is checked (exists or can be created, writable) before any I/O, but only when a run can spill. */
+function spillDir(dir: string | undefined, parallelism: number, context: BuildContext): string {
+  const path = dir ?? tmpdir();
+  if (dir !== undefined && parallelism > 1) context.requireDirectory('REPORT_SPILL_DIR', path);
+  return path;
+}
 
 /**
  * The process's zone when REPORT_TIMEZONE is unset. An empty or non-IANA TZ (a POSIX rule such as

@@ -2,10 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config/config.ts';
 import { querySha256 } from './query-sha256.ts';
 import { csvHeader } from '../csv/csv-format.ts';
-import { planColumns } from '../csv/report-contract.ts';
+import { planColumns, type PlannedColumn } from '../csv/report-contract.ts';
 import type { Span } from '@opentelemetry/api';
 import { RunWasTerminated } from '../errors.ts';
-import type { ReportSession } from '../extract/report-source.ts';
+import type { ReportQuery, ReportSession, ReportSource } from '../extract/report-source.ts';
 import type { Logger } from '../log/logger.ts';
 import { ReportPublisher } from '../publish/report-publisher.ts';
 import type { ReportStorage, StoredObject } from '../storage/report-storage.ts';
@@ -15,7 +15,9 @@ import { VERSION } from '../version.ts';
 import type { NamedSource } from './named-source.ts';
 import { reportKey } from './report-key.ts';
 import { reportQuery } from './report-query.ts';
-import { buildManifest, manifestBytes, manifestKey } from './report-manifest.ts';
+import { buildManifest, manifestBytes, manifestKey, type ManifestFacts } from './report-manifest.ts';
+import { encodeSegment } from './segment-encoding.ts';
+import { openSegmentedExtraction } from './segmented-extraction.ts';
 import { formatInstant, reportWindow, todayIn, type ReportWindow } from './report-window.ts';
 
 export const CONTENT_TYPE = 'text/csv; charset=utf-8';
@@ -67,7 +69,9 @@ interface Tally {
  */
 export async function runReport(input: RunReportInput): Promise<RunSummary> {
   const { config, storage, logger, signal } = input;
-  const source = input.sources[0]!.source;
+  if (input.sources.length === 0) throw new RangeError('runReport: sources must name at least one source database');
+  // One source, one worker: today's single stream (no coordinator, no spill), byte for byte.
+  const segmented = input.sources.length > 1 || config.report.parallelism > 1;
   const now = input.now ?? (() => new Date());
   const started = performance.now();
   const runId = randomUUID();
@@ -131,15 +135,17 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     const metadata = { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt, version: VERSION, run_id: runId };
     const opened = performance.now();
     const database = databaseAttributes(config);
-    const session = await inSpan(SPAN.connect, { ...database, [ATTR.engine]: query.engine }, () => source.open(query, signal));
+    const extraction = await inSpan(SPAN.connect, { ...database, [ATTR.engine]: query.engine }, () =>
+      segmented ? openSegmented(input, query, runId) : openSingle(input.sources[0]!.source, query, signal),
+    );
     const tally: Tally = { bytes: 0, hash: createHash('sha256') };
-    const progress = setInterval(() => logProgress(log, tally, session, opened), config.report.progressIntervalMs).unref();
+    const progress = setInterval(() => logProgress(log, tally, extraction, opened), config.report.progressIntervalMs).unref();
     let object: StoredObject | undefined;
     let sha256 = '';
     try {
-      log.info({ phase: 'connect', database: source.label, engine: query.engine, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, 'snapshot open, query described');
+      log.info({ phase: 'connect', ...extraction.facts, engine: query.engine, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, extraction.opened);
       // The extraction and the upload run at once (the upload pulls the CSV as it is produced): two sibling spans.
-      const body = encodeReport(session, config, tally, startPhase(SPAN.extract, { ...database, [ATTR.engine]: query.engine }));
+      const body = countReport(extraction, config, tally, startPhase(SPAN.extract, { ...database, [ATTR.engine]: query.engine }));
       await inSpan(SPAN.upload, { [ATTR.provider]: dryRun ? 'dry-run' : storage.provider, [ATTR.key]: key }, async (span) => {
         if (input.dryRun) await input.dryRun.write(body, signal);
         else {
@@ -153,8 +159,9 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
               sha256 = tally.hash.copy().digest('hex');
               return manifestBytes(
                 buildManifest({
-                  key, window, extractedAt, rows: session.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId, traceId,
+                  key, window, extractedAt, rows: extraction.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId, traceId,
                   object: { provider: storage.provider, location: csvLocation, etag: csv.etag, version_id: csv.versionId ?? null, inode: csv.inode ?? null, mtime_ns: csv.mtimeNs ?? null },
+                  ...extraction.manifest(),
                 }),
               );
             },
@@ -166,14 +173,14 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
       });
     } finally {
       clearInterval(progress);
-      await session.close();
+      await extraction.close();
     }
-    log.info({ phase: 'extract', rows: session.rows, bytes: tally.bytes, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
+    log.info({ phase: 'extract', rows: extraction.rows, bytes: tally.bytes, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
     if (!dryRun) log.info({ phase: 'manifest', location: storage.locate(manifestKey(key)), etag: object?.etag }, 'manifest published');
 
     sha256 ||= tally.hash.digest('hex');
-    if (session.rows === 0) log.warn({ window_start: window.start, window_end: window.end }, 'no rows in the window: the report has only its header');
-    const summary: RunSummary = { ...base, outcome: dryRun ? 'dry-run' : 'published', object, rows: session.rows, bytes: tally.bytes, sha256, durationMs: elapsed(started) };
+    if (extraction.rows === 0) log.warn({ window_start: window.start, window_end: window.end }, 'no rows in the window: the report has only its header');
+    const summary: RunSummary = { ...base, outcome: dryRun ? 'dry-run' : 'published', object, rows: extraction.rows, bytes: tally.bytes, sha256, durationMs: elapsed(started) };
     setRunAttributes({ [ATTR.outcome]: summary.outcome, [ATTR.rows]: summary.rows, [ATTR.bytes]: summary.bytes, [ATTR.sha256]: sha256 });
     log.info(
       { phase: 'summary', outcome: summary.outcome, key, location, window_start: window.start, window_end: window.end, rows: summary.rows, bytes: summary.bytes, sha256, duration_ms: summary.durationMs },
@@ -218,25 +225,76 @@ function traceIdOf(span: Span | undefined): string | null {
 }
 
 /**
- * The CSV as byte chunks: the header, then the records. The contract is checked before the first
- * chunk exists, so a query with the wrong columns never writes a byte.
+ * What the run reads the report from: today's single session, or the segments of every source
+ * (segmented-extraction.ts). `body` is the CSV — the header, then the records.
  */
-async function* encodeReport(session: ReportSession, config: Config, tally: Tally, phase: ReturnType<typeof startPhase>): AsyncGenerator<Buffer> {
+interface Extraction {
+  readonly rows: number;
+  /** For the connect log line: which databases, how many segments. */
+  readonly facts: Record<string, unknown>;
+  readonly opened: string;
+  body(config: Config): AsyncIterable<Buffer>;
+  manifest(): Pick<ManifestFacts, 'segments' | 'sources'>;
+  close(): Promise<void>;
+}
+
+async function openSingle(source: ReportSource, query: ReportQuery, signal: AbortSignal): Promise<Extraction> {
+  const session = await source.open(query, signal);
+  return {
+    get rows() {
+      return session.rows;
+    },
+    facts: { database: source.label },
+    opened: 'snapshot open, query described',
+    body: (config) => singleStream(session, config),
+    manifest: () => ({}),
+    close: () => session.close(),
+  };
+}
+
+async function openSegmented(input: RunReportInput, query: ReportQuery, runId: string): Promise<Extraction> {
+  const { config, sources, signal } = input;
+  const segmented = await openSegmentedExtraction({ config, sources, query, runId, signal });
+  return {
+    get rows() {
+      return segmented.rows;
+    },
+    facts: { database: segmented.servers.join(', '), sources: sources.map((s) => s.name), parallelism: config.report.parallelism, segments: segmented.segmentCount },
+    opened: `${sources.length === 1 ? 'snapshot' : 'snapshots'} exported, query described, ${segmented.segmentCount} segments planned`,
+    body: () => segmented.body(),
+    manifest: () => ({ segments: segmented.manifestSegments(), sources: segmented.manifestSources() }),
+    close: () => segmented.close(),
+  };
+}
+
+/**
+ * Today's CSV as byte chunks: the header, then the records. The contract is checked before the
+ * first chunk exists, so a query with the wrong columns never writes a byte.
+ */
+async function* singleStream(session: ReportSession, config: Config): AsyncGenerator<Buffer> {
+  const plan = planColumns(session.columns);
+  yield* encodeSegment(headerThenRecords(session, plan, config));
+}
+
+async function* headerThenRecords(session: ReportSession, plan: readonly PlannedColumn[], config: Config): AsyncGenerator<Buffer> {
+  yield Buffer.from(csvHeader(config.csv), 'utf8');
+  yield* session.records(plan, config.csv);
+}
+
+/** The report's bytes as they go to storage, counted and hashed in order: the manifest's bytes and sha256. */
+async function* countReport(extraction: Extraction, config: Config, tally: Tally, phase: ReturnType<typeof startPhase>): AsyncGenerator<Buffer> {
   let failure: unknown;
   try {
-    const plan = planColumns(session.columns);
-    const count = (chunk: Buffer) => {
+    for await (const chunk of extraction.body(config)) {
       tally.bytes += chunk.length;
       tally.hash.update(chunk);
-      return chunk;
-    };
-    yield count(Buffer.from(csvHeader(config.csv), 'utf8'));
-    for await (const chunk of session.records(plan, config.csv)) yield count(chunk);
+      yield chunk;
+    }
   } catch (error) {
     failure = error;
     throw error;
   } finally {
-    phase.span.setAttributes({ [ATTR.rows]: session.rows, [ATTR.bytes]: tally.bytes });
+    phase.span.setAttributes({ [ATTR.rows]: extraction.rows, [ATTR.bytes]: tally.bytes });
     phase.end(failure);
   }
 }
@@ -264,7 +322,7 @@ function skipped(base: Omit<RunSummary, 'outcome' | 'rows' | 'bytes' | 'sha256' 
   return { ...base, outcome: 'skipped', rows: 0, bytes: 0, sha256: '', durationMs: elapsed(started) };
 }
 
-function logProgress(log: Logger, tally: Tally, session: ReportSession, since: number): void {
+function logProgress(log: Logger, tally: Tally, session: { readonly rows: number }, since: number): void {
   const seconds = (performance.now() - since) / 1000;
   log.info({ phase: 'extract', rows: session.rows, bytes: tally.bytes, rows_per_second: Math.round(session.rows / seconds) }, 'extracting');
 }

@@ -240,8 +240,18 @@ async function makeVariants(pg: PostgresEndpoint, database: string, rows: number
         run: () => uploaded('relatorio_20241005.csv', timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 's3', ...s3Env }), () => 0)),
       },
     );
+    variants.push(...parallelVariants('S3', 'psql \\copy | S3 upload', (extra) => uploaded('relatorio_20241005.csv', timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 's3', ...s3Env, ...extra }), () => 0))));
   }
+  variants.push(...parallelVariants('local', 'psql \\copy → local file', async (extra) => timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 'local', LOCAL_STORAGE_DIR: localDir, ...extra }), () => statSync(join(localDir, 'relatorio_20241005.csv')).size)));
   return variants;
+}
+
+/**
+ * Issue 18, parallel extraction: the shipped sorted query at REPORT_PARALLELISM = 1, 2, 4, each
+ * against psql's \copy of the whole window (the target: N = 2 or 4 at most 0.8× of it).
+ */
+function parallelVariants(where: string, baseline: string, run: (extra: Record<string, string>) => Promise<Measurement>): Variant[] {
+  return [1, 2, 4].map((n) => ({ name: `daily-report N=${n} → ${where}`, baseline, run: () => run({ REPORT_PARALLELISM: String(n), REPORT_SPILL_DIR: join(work, 'spill') }) }));
 }
 
 /** Runs a command under /usr/bin/time; wall seconds and the peak RSS the OS saw (the largest process of the run). */

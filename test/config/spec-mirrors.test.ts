@@ -85,7 +85,7 @@ const CHART_SETTINGS: Record<string, string> = {
 const CHART_ONLY = [
   '.fullnameOverride', '.image.digest', '.image.pullPolicy', '.schedule', '.storage.s3.roleArn', '.storage.azure.workloadIdentity.clientId',
   '.alerts.prometheusRule.runbookUrl', '.resources.requests.cpu', '.resources.requests.memory', '.resources.requests.ephemeral-storage',
-  '.resources.limits.cpu', '.resources.limits.memory', '.resources.limits.ephemeral-storage', '.extraEnv[].name',
+  '.resources.limits.cpu', '.resources.limits.memory', '.resources.limits.ephemeral-storage', '.extraEnv[].name', '.spill.sizeLimit',
   '.sources.pgpass.key',
 ];
 
@@ -121,7 +121,7 @@ async function workerAccepts(name: string, value: string): Promise<boolean> {
 }
 
 /** values.schema.json integer properties that are settings, by the variable the chart renders them into. */
-const CHART_INTEGER_SETTINGS: Record<string, string> = { '.database.port': 'PGPORT' };
+const CHART_INTEGER_SETTINGS: Record<string, string> = { '.database.port': 'PGPORT', '.parallelism': 'REPORT_PARALLELISM' };
 
 type PropertySchema = {
   type?: string | string[];

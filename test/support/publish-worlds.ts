@@ -299,9 +299,9 @@ export interface InProcessRun {
 export async function runInProcess(
   world: World,
   db: TestDatabase,
-  options: { sqlFile: string; ifExists: 'overwrite' | 'skip' | 'fail'; signal?: AbortSignal; now?: () => Date },
+  options: { sqlFile: string; ifExists: 'overwrite' | 'skip' | 'fail'; signal?: AbortSignal; now?: () => Date; env?: Record<string, string> },
 ): Promise<InProcessRun> {
-  const env = { ...db.env, REPORT_SQL_FILE: options.sqlFile, REPORT_IF_EXISTS: options.ifExists, REPORT_DATE, REPORT_STATEMENT_TIMEOUT: '60s', PGCONNECT_TIMEOUT: '10' };
+  const env = { ...db.env, REPORT_SQL_FILE: options.sqlFile, REPORT_IF_EXISTS: options.ifExists, REPORT_DATE, REPORT_STATEMENT_TIMEOUT: '60s', PGCONNECT_TIMEOUT: '10', ...options.env };
   const base = await loadConfig(env);
   const config: Config = { ...base, storage: world.storageConfig };
   const logs: Record<string, any>[] = [];

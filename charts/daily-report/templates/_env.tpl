@@ -14,6 +14,12 @@
   value: {{ .Values.report.keyTemplate | quote }}
 - name: REPORT_STATEMENT_TIMEOUT
   value: {{ .Values.report.statementTimeout | quote }}
+- name: REPORT_PARALLELISM
+  value: {{ .Values.parallelism | quote }}
+{{- if gt (int .Values.parallelism) 1 }}
+- name: REPORT_SPILL_DIR
+  value: {{ include "daily-report.spillDir" . | quote }}
+{{- end }}
 {{- if .Values.sources.services }}
 # Several sources: libpq services (the ConfigMap) and their passwords (the pgpass Secret); PGUSER and PGSSLMODE are their defaults.
 - name: REPORT_SOURCES

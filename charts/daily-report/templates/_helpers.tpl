@@ -133,3 +133,25 @@ They mirror the product's exit-code table (README "Exit codes"; a test checks th
 {{- end -}}
 {{- toJson ($ports | uniq) -}}
 {{- end -}}
+
+{{/*
+The worker's resources: `resources` as given, or, when it is empty, the memory formula of
+docs/parallel-extraction.md for `parallelism` (192Mi + 32Mi per extra worker; the limit twice the request).
+*/}}
+{{- define "daily-report.resources" -}}
+{{- if .Values.resources -}}
+{{- toYaml .Values.resources -}}
+{{- else -}}
+{{- $request := add 192 (mul 32 (sub (int .Values.parallelism) 1)) -}}
+requests:
+  cpu: 250m
+  memory: {{ printf "%dMi" $request }}
+limits:
+  memory: {{ printf "%dMi" (mul 2 $request) }}
+{{- end -}}
+{{- end -}}
+
+{{/* Where spilled segments wait (an emptyDir), with parallelism > 1. */}}
+{{- define "daily-report.spillDir" -}}
+/var/spool/daily-report
+{{- end -}}

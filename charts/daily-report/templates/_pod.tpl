@@ -30,7 +30,7 @@ containers:
       {{- toYaml . | nindent 6 }}
       {{- end }}
     resources:
-      {{- toYaml .Values.resources | nindent 6 }}
+      {{- include "daily-report.resources" . | nindent 6 }}
     volumeMounts:
       - name: sql
         mountPath: /etc/daily-report/sql
@@ -52,6 +52,10 @@ containers:
       - name: pgpass
         mountPath: /etc/daily-report/pgpass
         readOnly: true
+      {{- end }}
+      {{- if gt (int .Values.parallelism) 1 }}
+      - name: spill
+        mountPath: {{ include "daily-report.spillDir" . }}
       {{- end }}
 volumes:
   - name: sql
@@ -93,6 +97,12 @@ volumes:
       items:
         - key: {{ .Values.sources.pgpass.key }}
           path: pgpass
+  {{- end }}
+  {{- if gt (int .Values.parallelism) 1 }}
+  # Segments running ahead of the upload (REPORT_SPILL_DIR); gone with the pod.
+  - name: spill
+    emptyDir:
+      sizeLimit: {{ .Values.spill.sizeLimit }}
   {{- end }}
 {{- with .Values.nodeSelector }}
 nodeSelector:

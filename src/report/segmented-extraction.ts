@@ -1,0 +1,140 @@
+import { mkdir } from 'node:fs/promises';
+import type { Config } from '../config/config.ts';
+import { csvHeader } from '../csv/csv-format.ts';
+import { planColumns, type PlannedColumn } from '../csv/report-contract.ts';
+import type { ReportQuery, SharedSnapshot, SubWindow } from '../extract/report-source.ts';
+import { MostSevereFailure } from './most-severe-failure.ts';
+import type { NamedSource } from './named-source.ts';
+import { OrderedMerge } from './ordered-merge.ts';
+import type { ManifestSegment, ManifestSource } from './report-manifest.ts';
+import { encodeSegment } from './segment-encoding.ts';
+
+/**
+ * Shards asked of each source per worker. More shards than workers, taken from a queue, so an
+ * hour heavier than the others does not leave workers idle at the end (docs/parallel-extraction.md
+ * gives the measurement behind 4).
+ */
+export const SHARDS_PER_WORKER = 4;
+
+/** A worker may run this many segments ahead of the oldest undelivered one, per worker: the disk bound. */
+export const LOOK_AHEAD_PER_WORKER = 2;
+
+interface SegmentPlan {
+  readonly source: number;
+  readonly window: SubWindow;
+  rows: number;
+  bytes: number;
+}
+
+/** The report assembled from segments: every source's shards, in order, one header. */
+export interface SegmentedExtraction {
+  /** The sources' labels (host:port/database), for the log. */
+  readonly servers: readonly string[];
+  readonly segmentCount: number;
+  /** Rows produced so far, every segment together. */
+  readonly rows: number;
+  /** The CSV: the header, then each segment's records in report order. */
+  body(): AsyncIterable<Buffer>;
+  readonly manifestSegments: () => ManifestSegment[];
+  readonly manifestSources: () => ManifestSource[];
+  /** Cancels what still runs, waits for every worker, removes the spill files, ends every snapshot. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens one shared snapshot per source (concurrently: their instants are as close as they can be;
+ * there is no snapshot across servers), checks every source's columns against the contract before
+ * any byte exists, and plans the segments: each source's shards, in the sources' order.
+ */
+export async function openSegmentedExtraction(input: {
+  readonly config: Config;
+  readonly sources: readonly NamedSource[];
+  readonly query: ReportQuery;
+  readonly runId: string;
+  readonly signal: AbortSignal;
+}): Promise<SegmentedExtraction> {
+  const { config, sources, query, signal } = input;
+  const workers = config.report.parallelism;
+  // One worker: one shard per source (any query, no coordinator work); several: more shards than workers.
+  const shards = workers === 1 ? 1 : SHARDS_PER_WORKER * workers;
+  const opened = await Promise.allSettled(sources.map(({ source }) => source.openShared(query, { shards }, signal)));
+  const snapshots = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const endSnapshots = () => Promise.allSettled(snapshots.map((snapshot) => snapshot.close())).then(() => undefined);
+  const failures = new MostSevereFailure();
+  for (const result of opened) if (result.status === 'rejected') failures.record(result.reason, signal.aborted);
+  if (failures.failed || snapshots.length < sources.length) {
+    await endSnapshots();
+    throw failures.cause ?? signal.reason;
+  }
+
+  let plans: PlannedColumn[][];
+  try {
+    // The contract, for every source, before the header: a source with the wrong columns never writes a byte.
+    plans = (snapshots as SharedSnapshot[]).map((snapshot) => planColumns(snapshot.columns));
+    await mkdir(config.report.spillDir, { recursive: true });
+  } catch (error) {
+    await endSnapshots();
+    throw error;
+  }
+
+  const segments: SegmentPlan[] = snapshots.flatMap((snapshot, source) => snapshot.shards.map((window) => ({ source, window, rows: 0, bytes: 0 })));
+  const merge = new OrderedMerge(
+    {
+      segments: segments.length,
+      workers,
+      lookAhead: LOOK_AHEAD_PER_WORKER * workers,
+      spillDir: config.report.spillDir,
+      spillName: `daily-report-${input.runId}`,
+      signal,
+      onDelivered: (index, bytes) => (segments[index]!.bytes = bytes),
+    },
+    (index, segmentSignal) => segmentRecords(snapshots[segments[index]!.source]!, segments[index]!, plans[segments[index]!.source]!, config, segmentSignal),
+  );
+  // Sessions of segments still running report their rows as they go.
+  const live = new Map<SegmentPlan, { readonly rows: number }>();
+
+  async function* segmentRecords(snapshot: SharedSnapshot, segment: SegmentPlan, plan: PlannedColumn[], cfg: Config, segmentSignal: AbortSignal): AsyncGenerator<Buffer> {
+    const session = await snapshot.openShard(segment.window, segmentSignal);
+    live.set(segment, session);
+    try {
+      yield* encodeSegment(session.records(plan, cfg.csv));
+    } finally {
+      segment.rows = session.rows;
+      live.delete(segment);
+      await session.close();
+    }
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    servers: snapshots.map((snapshot) => snapshot.server),
+    segmentCount: segments.length,
+    get rows() {
+      let rows = 0;
+      for (const segment of segments) rows += live.get(segment)?.rows ?? segment.rows;
+      return rows;
+    },
+    async *body() {
+      yield* encodeSegment(oneChunk(Buffer.from(csvHeader(config.csv), 'utf8')));
+      yield* merge.body() as AsyncIterable<Buffer>;
+    },
+    manifestSegments: () =>
+      segments.map((segment) => ({ source: sources[segment.source]!.name, window_start: segment.window.start, window_end: segment.window.end, rows: segment.rows, bytes: segment.bytes })),
+    manifestSources: () =>
+      snapshots.map((snapshot, index) => ({
+        name: sources[index]!.name,
+        server: snapshot.server,
+        snapshot_instant: snapshot.instant,
+        rows: segments.filter((segment) => segment.source === index).reduce((sum, segment) => sum + segment.rows, 0),
+      })),
+    close: () =>
+      (closed ??= (async () => {
+        await merge.close();
+        await endSnapshots();
+      })()),
+  };
+}
+
+async function* oneChunk(chunk: Buffer): AsyncGenerator<Buffer> {
+  yield chunk;
+}
