@@ -132,6 +132,12 @@ describe('a report from several sources', () => {
     const published = await readFile(join(us.outDir, 'relatorio_20241005.csv'));
     expect(published.equals(Buffer.concat([usReport, euReport.subarray(header.length)]))).toBe(true);
     expect(await filesIn(us.outDir)).toEqual(['relatorio_20241005.csv', 'relatorio_20241005.csv.manifest.json']);
+    // Each source with its own snapshot, rows and server, in report order.
+    const manifest = JSON.parse(await readFile(join(us.outDir, 'relatorio_20241005.csv.manifest.json'), 'utf8'));
+    const lines = (report: Buffer) => report.toString('utf8').split('\r\n').length - 2; // header, and the empty string after the last CRLF
+    expect(manifest.sources.map((source: any) => [source.name, source.rows])).toEqual([['us', lines(usReport)], ['eu', lines(euReport)]]);
+    expect(manifest.sources[0].server).toContain(`${us.endpoint.host}:${us.endpoint.port}/${us.name}`);
+    expect(manifest.rows).toBe(lines(usReport) + lines(euReport));
     expectNoSecrets(result);
   });
 });
