@@ -1,4 +1,5 @@
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.ts';
@@ -138,6 +139,17 @@ describe('a report from several sources', () => {
     expect(manifest.sources.map((source: any) => [source.name, source.rows])).toEqual([['us', lines(usReport)], ['eu', lines(euReport)]]);
     expect(manifest.sources[0].server).toContain(`${us.endpoint.host}:${us.endpoint.port}/${us.name}`);
     expect(manifest.rows).toBe(lines(usReport) + lines(euReport));
+    expectNoSecrets(result);
+  });
+
+  it('is not published when one source refuses its pgpass password: exit 4 naming that source', async () => {
+    const files = await sourceFiles(eu, { eu: 'wrong-Password-88' });
+    const outDir = await mkdtemp(join(tmpdir(), 'daily-report-out-sources-'));
+    const result = await runDailyReport(['run', '--date', REPORT_DATE], { env: { ...sourcesEnv(us, files, 'us,eu'), LOCAL_STORAGE_DIR: outDir } });
+    expect(result.code, result.stderr).toBe(ExitCode.accessDenied);
+    expect(errorOf(result).err.message).toContain(`${eu.name} (service eu) refused user "report_reader"`);
+    expect(await filesIn(outDir)).toEqual([]);
+    expect(result.stdout + result.stderr).not.toContain('wrong-Password-88');
     expectNoSecrets(result);
   });
 });
