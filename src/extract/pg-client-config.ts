@@ -56,8 +56,10 @@ export function databaseLabel(db: DatabaseConfig): string {
 
 /** What to set for this database's password, for the error that says one is missing or wrong. */
 export function passwordHint(db: DatabaseConfig): string {
-  if (db.passFile !== undefined && db.password === undefined) return `add a line ${db.host}:${db.port}:${db.database}:${db.user}:<password> to PGPASSFILE (${db.passFile})`;
-  if (db.passFile !== undefined && db.service !== undefined) return `check its line in PGPASSFILE (${db.passFile})`;
+  // pgpass escapes ":" and "\\" inside a field (an IPv6 host).
+  const field = (text: string | number) => String(text).replace(/[:\\]/g, '\\$&');
+  if (db.passFile !== undefined && db.password === undefined) return `add a line ${[db.host, db.port, db.database, db.user].map(field).join(':')}:<password> to PGPASSFILE (${db.passFile})`;
+  if (db.passFile !== undefined) return `check the line for it in PGPASSFILE (${db.passFile})`;
   if (db.service !== undefined) return 'set PGPASSFILE to a pgpass file with a line for it';
   return 'set PGPASSWORD or PGPASSWORD_FILE';
 }

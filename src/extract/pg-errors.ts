@@ -28,7 +28,7 @@ export function classifyDatabaseError(error: unknown, phase: Phase, db: Database
     // PostgreSQL's DETAIL and HINT often say exactly what to fix ("Perhaps you meant to reference the column u.nome").
     const detail = `${message} (SQLSTATE ${sqlState})${e.detail ? `. DETAIL: ${e.detail}` : ''}${e.hint ? `. HINT: ${e.hint}` : ''}`;
     const cls = sqlState.slice(0, 2);
-    if (cls === '28') return new AccessWasDenied(`database ${where} refused user "${db.user}": ${detail}${db.passFile === undefined ? '' : db.password === undefined ? ` (PGPASSFILE has no line for it: ${passwordHint(db)})` : ` (the password is PGPASSFILE's: ${passwordHint(db)})`}`, options);
+    if (cls === '28') return new AccessWasDenied(`database ${where} refused user "${db.user}": ${detail}${db.passFile === undefined ? '' : db.password === undefined ? ` (PGPASSFILE has no line for it: ${passwordHint(db)})` : ` (its password is from PGPASSFILE: ${passwordHint(db)})`}`, options);
     if (sqlState === '42501') return new AccessWasDenied(`user "${db.user}" lacks a privilege on ${where}: ${detail}`, options);
     if (sqlState === '3D000') return new ConfigurationIsInvalid([`${db.service === undefined ? 'PGDATABASE' : `PGSERVICEFILE: service [${db.service}] dbname`}: ${detail} on ${db.host}:${db.port}`], options);
     if (phase === 'connect' && cls === '22') return new ConfigurationIsInvalid([`the database rejected a session setting: ${detail}`], options);
