@@ -60,6 +60,8 @@ export async function validateCommand(args: ValidateArgs, context: CommandContex
       const violation = violated.map((validation) => (validations.length === 1 ? validation.violation! : `${validation.database}: ${validation.violation!}`)).join('; ');
       throw new ReportContractViolated(violation, { phase: 'extract' });
     }
+    const disagreement = typeDisagreement(validations);
+    if (disagreement !== undefined) throw new ReportContractViolated(disagreement, { phase: 'extract' });
     logger.info(
       { database: validations.map((validation) => validation.database).join(', '), query_file: config.report.query.file, storage: storage.location },
       `configuration, ${validations.length === 1 ? 'connection' : `connections to all ${validations.length} sources`}, query and storage are valid`,
@@ -92,12 +94,31 @@ export function formatValidation(databases: readonly DatabaseCheck[], storage: S
     if (i > 0) lines.push('');
     lines.push(...databaseLines(database));
   });
+  const disagreement = databases.every((database) => database.ok) ? typeDisagreement(databases.map((database) => (database as Extract<DatabaseCheck, { ok: true }>).validation)) : undefined;
+  if (disagreement !== undefined) lines.push('', `sources: VIOLATED — ${disagreement}`);
+  if (databases.length > 1) lines.push('');
   lines.push(
     storage.state === 'ok'
       ? `storage: ${storage.location}: ok${storage.note === undefined ? '' : ` (${storage.note})`}`
       : `storage: ${storage.location}: FAILED (exit ${exitCodeOf(storage.error)}) — ${messageOf(storage.error)}`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Several sources make one CSV: a column typed differently in two of them (numeric in one, double
+ * precision in another; timestamptz and timestamp) would be written in two forms in one file.
+ */
+function typeDisagreement(validations: readonly Validation[]): string | undefined {
+  const [first, ...others] = validations;
+  if (first === undefined) return undefined;
+  const typeIn = (validation: Validation, name: string) => validation.columns.find((column) => column.name === name)?.type;
+  const differences = others.flatMap((other) =>
+    first.columns
+      .filter((column) => column.inContract && typeIn(other, column.name) !== undefined && typeIn(other, column.name) !== column.type)
+      .map((column) => `${column.name} is ${column.type} in ${first.database} but ${typeIn(other, column.name)!} in ${other.database}`),
+  );
+  return differences.length === 0 ? undefined : `the sources' columns must have the same types, the report is one CSV: ${differences.join('; ')}`;
 }
 
 function databaseLines(database: DatabaseCheck): string[] {

@@ -25,7 +25,9 @@ let eu: TestDatabase;
 let us: TestDatabase;
 
 beforeAll(async () => {
-  [eu, us] = await Promise.all([createTestDatabase('src_eu', { ...DATA, transactions: 120 }), createTestDatabase('src_us', { ...DATA, transactions: 70 })]);
+  // One after the other: each sets the reader's password, and two concurrent ALTER ROLE can collide.
+  eu = await createTestDatabase('src_eu', { ...DATA, transactions: 120 });
+  us = await createTestDatabase('src_us', { ...DATA, transactions: 70 });
   // Different rows, so the order of the sources shows in the report.
   await sql(us, "UPDATE usuarios SET nome = 'US ' || nome");
 });
@@ -82,6 +84,21 @@ describe('daily-report validate with several sources', () => {
     expect(result.code, result.stderr).toBe(ExitCode.accessDenied);
     expect(errorOf(result).err.message).toMatch(/^database [^ ]+ \(service us\) refused user "report_reader": /);
     expect(errorOf(result).err.message).toContain(`(PGPASSFILE has no line for it: add a line 127.0.0.1:${eu.endpoint.port}:${us.name}:report_reader:<password> to PGPASSFILE (${files.pgpass}))`);
+  });
+});
+
+describe('daily-report validate with sources whose schemas drifted', () => {
+  it('exits 3 when a contract column has another type in one source, naming the column, both types and both sources', async () => {
+    await sql(eu, 'CREATE TABLE drift (valor numeric); GRANT SELECT ON drift TO report_reader');
+    await sql(us, 'CREATE TABLE drift (valor double precision); GRANT SELECT ON drift TO report_reader');
+    const sqlFile = await queryFile(eu.outDir, 'drift', "SELECT now() AS data_extracao, 'x' AS nome_usuario, 1::bigint AS id_transacao, valor AS valor_transacao, 'ok' AS status_transacao FROM drift");
+    const files = await sourceFiles(eu);
+    const result = await runDailyReport(['validate'], { env: { ...sourcesEnv(eu, files, 'eu,us'), REPORT_SQL_FILE: sqlFile } });
+    expect(result.code, result.stderr).toBe(ExitCode.badData);
+    const expected = `valor_transacao is numeric in 127.0.0.1:${eu.endpoint.port}/${eu.name} (service eu) but double precision in 127.0.0.1:${us.endpoint.port}/${us.name} (service us)`;
+    expect(errorOf(result).err).toMatchObject({ class: 'ReportContractViolated', exit_code: 3 });
+    expect(errorOf(result).err.message).toContain(expected);
+    expect(result.stdout).toContain(`sources: VIOLATED — the sources' columns must have the same types, the report is one CSV: ${expected}`);
   });
 });
 
