@@ -91,18 +91,18 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
         ifExists: v.REPORT_IF_EXISTS,
         progressIntervalMs: v.REPORT_PROGRESS_INTERVAL,
         parallelism: v.REPORT_PARALLELISM,
-        spillDir: spillDir(v.REPORT_SPILL_DIR, v.REPORT_PARALLELISM, context),
+        spillDir: spillDir(v.REPORT_SPILL_DIR, context),
       },
       csv: { delimiter: DELIMITERS[v.CSV_DELIMITER] ?? ',', bom: v.CSV_BOM, escapeFormulas: v.CSV_ESCAPE_FORMULAS },
     };
   },
 };
 
-/** The spill directory is checked (exists or can be created, writable) before any I/O, but only when a run can spill. */
-function spillDir(dir: string | undefined, parallelism: number, context: BuildContext): string {
-  const path = dir ?? tmpdir();
-  if (dir !== undefined && parallelism > 1) context.requireDirectory('REPORT_SPILL_DIR', path);
-  return path;
+/** A spill directory that is set is checked (exists or can be created, writable) before any I/O; the OS's own is taken as it is. */
+function spillDir(dir: string | undefined, context: BuildContext): string {
+  if (dir === undefined) return tmpdir();
+  context.requireDirectory('REPORT_SPILL_DIR', dir);
+  return dir;
 }
 
 /**

@@ -31,9 +31,9 @@ describe("the chart's parallelism", () => {
 
   it.each([
     [1, '192Mi', '384Mi'],
-    [2, '224Mi', '448Mi'],
-    [4, '288Mi', '576Mi'],
-    [16, '672Mi', '1344Mi'],
+    [2, '208Mi', '416Mi'],
+    [4, '240Mi', '480Mi'],
+    [16, '432Mi', '864Mi'],
   ])('sizes memory by the formula at parallelism %i (request %s, limit %s) when resources are not set', async (n, request, limit) => {
     const container = workerContainer(only((await render('--set', `parallelism=${n}`)).objects, 'CronJob'));
     expect(container.resources).toEqual({ requests: { cpu: '250m', memory: request }, limits: { memory: limit } });

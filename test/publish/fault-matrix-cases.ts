@@ -14,6 +14,18 @@ SELECT :extracted_at::timestamptz AS data_extracao, repeat('n', ${pad}) || g AS 
        g * 0.01 AS valor_transacao, 'aprovada' AS status_transacao
 FROM generate_series(1, ${rows}) AS g ORDER BY g`;
 
+/**
+ * The same rows as `reportQuery`, in the same order, each at its own instant of the report's window
+ * (2024-10-04 in São Paulo), so that a parallel run splits them by sub-window.
+ */
+export const windowedReportQuery = (rows: number, pad: number) => `
+SELECT :extracted_at::timestamptz AS data_extracao, repeat('n', ${pad}) || g AS nome_usuario, g AS id_transacao,
+       g * 0.01 AS valor_transacao, 'aprovada' AS status_transacao
+FROM generate_series(1, ${rows}) AS g
+CROSS JOIN LATERAL (SELECT timestamptz '2024-10-04 00:00:00-03' + (g - 1) * (interval '24 hours' / ${rows}) AS criado_em) AS t
+WHERE t.criado_em >= :window_start::timestamptz AND t.criado_em < :window_end::timestamptz
+ORDER BY t.criado_em`;
+
 export type Size = 'one part' | 'multipart';
 export type Prior = 'over an existing report' | 'over an empty key';
 
@@ -71,6 +83,17 @@ export function matrixCases(faults: readonly FaultKind[], worlds: readonly World
     }
   }
   return cases;
+}
+
+/**
+ * The parallel dimension (REPORT_PARALLELISM=4), a representative subset: every step on every
+ * world, with a persistent 5xx and with SIGTERM, over an existing report (the start that has the
+ * most to lose), multipart where the step has it (segments then cross part boundaries).
+ */
+export function parallelCases(worlds: readonly WorldSpec[]): MatrixCase[] {
+  return matrixCases(['persistent 5xx', 'SIGTERM while held'], worlds).filter(
+    (c) => c.prior === 'over an existing report' && (c.size === 'multipart' || c.step.name !== 'csv.publish'),
+  );
 }
 
 /** The matrix over every world (up or not): the size docs/publishing.md quotes. */

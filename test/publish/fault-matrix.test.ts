@@ -3,7 +3,7 @@ import { PUBLISH_STEPS } from '../../src/publish/publish-steps.ts';
 import { queryFile } from '../support/report-files.ts';
 import { runInProcess, type FaultKind } from '../support/publish-worlds.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { ALL_WORLDS, fullMatrixSize, LARGE_ROWS, matrixCases, newWorld, reportQuery, SMALL_ROWS, worldsOfThisRun, type Size } from './fault-matrix-cases.ts';
+import { ALL_WORLDS, fullMatrixSize, LARGE_ROWS, matrixCases, newWorld, parallelCases, reportQuery, SMALL_ROWS, windowedReportQuery, worldsOfThisRun, type MatrixCase, type Size } from './fault-matrix-cases.ts';
 import { expectI1I2, expectI5, expectPublishedPair, type Previous } from './publish-invariants.ts';
 
 /**
@@ -20,13 +20,17 @@ const worlds = worldsOfThisRun();
 
 describe('the publishing fault matrix', () => {
   let db: TestDatabase;
-  const sqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
+  const singleSqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
+  // The same rows spread over the report's window, so the parallel runs can split it.
+  const windowedSqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
   const rowsOf: Record<Size, number> = { 'one part': SMALL_ROWS, multipart: LARGE_ROWS };
 
   beforeAll(async () => {
     db = await createTestDatabase('matrix');
-    sqlFiles['one part'] = await queryFile(db.outDir, 'small', reportQuery(SMALL_ROWS, 5));
-    sqlFiles.multipart = await queryFile(db.outDir, 'large', reportQuery(LARGE_ROWS, 80));
+    singleSqlFiles['one part'] = await queryFile(db.outDir, 'small', reportQuery(SMALL_ROWS, 5));
+    singleSqlFiles.multipart = await queryFile(db.outDir, 'large', reportQuery(LARGE_ROWS, 80));
+    windowedSqlFiles['one part'] = await queryFile(db.outDir, 'small-windowed', windowedReportQuery(SMALL_ROWS, 5));
+    windowedSqlFiles.multipart = await queryFile(db.outDir, 'large-windowed', windowedReportQuery(LARGE_ROWS, 80));
   });
 
   const cases = matrixCases(FAULTS, worlds);
@@ -44,47 +48,58 @@ describe('the publishing fault matrix', () => {
     expect(fullMatrixSize([...FAULTS, 'SIGKILL while held'])).toBe(328);
   });
 
-  describe.concurrent.each(cases)('$world.name › $step.name › $fault › $prior › $size', ({ world: spec, provider, step, fault, prior, size }) => {
-    it('keeps I1, I2 and I5, and a rerun converges to a correct pair', async () => {
-      const world = await newWorld(spec);
-      const rows = rowsOf[size];
-      const ifExists = prior === 'over an existing report' ? 'overwrite' : 'fail';
-      try {
-        let previous: Previous | undefined;
-        if (prior === 'over an existing report') {
-          const first = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists: 'overwrite' });
-          expect(first.error, 'the run that makes the previous report').toBeUndefined();
-          const state = await world.state();
-          previous = { csv: state.csv!.bytes, manifest: state.manifest! };
-        }
-
-        const controller = new AbortController();
-        const injected = world.inject(step.requests[provider]!, fault, {
-          released: controller.signal,
-          ...(fault === 'SIGTERM while held' ? { onHeld: () => setTimeout(() => controller.abort(new Error('received SIGTERM')), 20) } : {}),
-        });
-        const run = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists, signal: controller.signal });
-        const context = `${spec.name} ${step.name} ${fault} ${prior} ${size}: ${run.error ? `failed: ${(run.error as Error).message}` : run.summary?.outcome}`;
-        // The fault really met the step's request.
-        expect(injected.hits(), `${context}: the fault never met the step's request`).toBeGreaterThan(0);
-        const after = await world.state();
-        expectI1I2(after, rows, previous, context);
-        expectI5(run, after, context);
-        if (run.error === undefined) expect(run.summary?.outcome).toBe('published');
-        // A run that failed says what it left (the previous pair, or a CSV without a manifest).
-        if (run.error !== undefined && previous && after.manifest?.run_id === previous.manifest.run_id) {
-          expect(after.csv!.bytes.equals(previous.csv), `${context}: the previous manifest stands beside another CSV`).toBe(true);
-        }
-
-        world.clear();
-        const rerun = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists });
-        const converged = await world.state();
-        const rerunContext = `${context} → rerun: ${rerun.error ? `failed: ${(rerun.error as Error).message}` : rerun.summary?.outcome}`;
-        if (rerun.error !== undefined) expect((rerun.error as Error).name, rerunContext).toBe('ReportAlreadyPublished');
-        expectPublishedPair(converged, rows, rerunContext);
-      } finally {
-        await world.close();
+  /** One case: a run with the fault at the step, the storage checked against the invariants, then a rerun that converges. */
+  async function keepsTheInvariants({ world: spec, provider, step, fault, prior, size }: MatrixCase, parallelism: number): Promise<void> {
+    const sqlFiles = parallelism === 1 ? singleSqlFiles : windowedSqlFiles;
+    const env = { REPORT_PARALLELISM: String(parallelism) };
+    const world = await newWorld(spec);
+    const rows = rowsOf[size];
+    const ifExists = prior === 'over an existing report' ? 'overwrite' : 'fail';
+    try {
+      let previous: Previous | undefined;
+      if (prior === 'over an existing report') {
+        const first = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists: 'overwrite', env });
+        expect(first.error, 'the run that makes the previous report').toBeUndefined();
+        const state = await world.state();
+        previous = { csv: state.csv!.bytes, manifest: state.manifest! };
       }
-    }, 120_000);
+
+      const controller = new AbortController();
+      const injected = world.inject(step.requests[provider]!, fault, {
+        released: controller.signal,
+        ...(fault === 'SIGTERM while held' ? { onHeld: () => setTimeout(() => controller.abort(new Error('received SIGTERM')), 20) } : {}),
+      });
+      const run = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists, signal: controller.signal, env });
+      const context = `${spec.name} ${step.name} ${fault} ${prior} ${size} N=${parallelism}: ${run.error ? `failed: ${(run.error as Error).message}` : run.summary?.outcome}`;
+      // The fault really met the step's request.
+      expect(injected.hits(), `${context}: the fault never met the step's request`).toBeGreaterThan(0);
+      const after = await world.state();
+      expectI1I2(after, rows, previous, context);
+      expectI5(run, after, context);
+      if (run.error === undefined) expect(run.summary?.outcome).toBe('published');
+      // A run that failed says what it left (the previous pair, or a CSV without a manifest).
+      if (run.error !== undefined && previous && after.manifest?.run_id === previous.manifest.run_id) {
+        expect(after.csv!.bytes.equals(previous.csv), `${context}: the previous manifest stands beside another CSV`).toBe(true);
+      }
+
+      world.clear();
+      const rerun = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists, env });
+      const converged = await world.state();
+      const rerunContext = `${context} → rerun: ${rerun.error ? `failed: ${(rerun.error as Error).message}` : rerun.summary?.outcome}`;
+      if (rerun.error !== undefined) expect((rerun.error as Error).name, rerunContext).toBe('ReportAlreadyPublished');
+      expectPublishedPair(converged, rows, rerunContext);
+    } finally {
+      await world.close();
+    }
+  }
+
+  describe.concurrent.each(cases)('$world.name › $step.name › $fault › $prior › $size', (matrixCase) => {
+    it('keeps I1, I2 and I5, and a rerun converges to a correct pair', () => keepsTheInvariants(matrixCase, 1), 120_000);
+  });
+
+  // The parallel path (REPORT_PARALLELISM=4: segments, spill, the ordered merge) hands the publisher
+  // the same one body: a representative subset of the rows shows the invariants hold there too.
+  describe.concurrent.each(parallelCases(worlds))('$world.name › $step.name › $fault › $prior › $size › parallel (N=4)', (matrixCase) => {
+    it('keeps I1, I2 and I5, and a rerun converges to a correct pair', () => keepsTheInvariants(matrixCase, 4), 120_000);
   });
 });

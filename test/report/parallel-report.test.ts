@@ -156,4 +156,34 @@ describe('a parallel run, at the edges and when things fail (local storage)', ()
     expect(await readdir(spill)).toEqual([]);
     await until(async () => (await runningQueries(db)) === 0, 'every query to end');
   });
+
+  it('when one worker\'s backend is killed mid-stream, exits 1 (transient), cancels the others, publishes nothing and leaves no spill file', async () => {
+    const spill = await mkdtemp(join(tmpdir(), 'spill-'));
+    const before = await world.state();
+    const slow = await queryFile(
+      db.outDir,
+      'slow-kill',
+      (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').replace('ORDER BY', "AND (t.criado_em >= :window_start::timestamptz + interval '3 hours' OR pg_sleep(0.02) IS NOT NULL) ORDER BY"),
+    );
+    let killed = 0;
+    const killing = until(async () => {
+      if ((await readdir(spill)).length === 0) return false;
+      // One worker of those still running (the first hours are slow, so one is there).
+      const { rows } = await sql(db, `SELECT pg_terminate_backend(pid) AS done FROM (SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'daily-report' AND state = 'active' ORDER BY backend_start LIMIT 1) AS one`, [db.name]);
+      killed = rows.filter((r) => r.done).length;
+      return killed > 0;
+    }, 'a worker to kill');
+
+    const run = await runInProcess(world, db, { sqlFile: slow, ifExists: 'overwrite', now: NOW, env: { REPORT_PARALLELISM: '4', REPORT_SPILL_DIR: spill } });
+    await killing;
+
+    expect(killed).toBeGreaterThan(0);
+    expect(exitCodeOf(run.error), String(run.error)).toBe(ExitCode.transient);
+    expect(run.error).not.toBeInstanceOf(RunWasTerminated);
+    const after = await world.state();
+    expect(after.csv?.bytes).toEqual(before.csv?.bytes);
+    expect(after.manifest).toEqual(before.manifest);
+    expect(await readdir(spill)).toEqual([]);
+    await until(async () => (await runningQueries(db)) === 0, 'every query to end');
+  });
 });

@@ -136,13 +136,13 @@ They mirror the product's exit-code table (README "Exit codes"; a test checks th
 
 {{/*
 The worker's resources: `resources` as given, or, when it is empty, the memory formula of
-docs/parallel-extraction.md for `parallelism` (192Mi + 32Mi per extra worker; the limit twice the request).
+docs/parallel-extraction.md for `parallelism` (192Mi + 16Mi per extra worker; the limit twice the request).
 */}}
 {{- define "daily-report.resources" -}}
 {{- if .Values.resources -}}
 {{- toYaml .Values.resources -}}
 {{- else -}}
-{{- $request := add 192 (mul 32 (sub (int .Values.parallelism) 1)) -}}
+{{- $request := add 192 (mul 16 (sub (int .Values.parallelism) 1)) -}}
 requests:
   cpu: 250m
   memory: {{ printf "%dMi" $request }}
