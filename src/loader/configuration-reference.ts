@@ -52,9 +52,9 @@ them all, \`backfill --missing-only\` only the storage settings and \`REPORT_KEY
   not an IANA zone (a POSIX rule such as \`BRT3\`) is refused rather than read as \`Etc/Unknown\`,
   and so is a UTC offset (\`+03:00\`, which PostgreSQL reads as 3 hours *west*: write \`Etc/GMT-3\`).
   A report date (\`--date\` or \`REPORT_DATE\`) after today in that zone is refused: its day has not ended.
-- **\`daily-report validate\`** checks all of this, then the database (connects, describes the query,
-  checks the contract) and the storage (its preflight), prints both, and exits with the
-  database's failure code if it failed, else the storage's, else 3 for a broken contract, else 0
+- **\`daily-report validate\`** checks all of this, then every source database (connects, describes the query,
+  checks the contract) and the storage (its preflight), prints them all, and exits with a
+  source's failure code if one failed, else the storage's, else 3 for a broken contract, else 0
   (the storage preflight takes the report's lock and releases it: a lock another run holds is
   printed as a note, not a failure).
 
