@@ -34,7 +34,8 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
 describe('a parallel run of the shipped query', () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase('parallel', { users: 400, transactions: 30_000, days: 3, until: "'2024-10-06T00:00:00-03:00'::timestamptz" });
+    // One day of 100,000 rows: about 7 MB, more than one 5 MiB part (S3 multipart, several Azure blocks).
+    db = await createTestDatabase('parallel', { users: 400, transactions: 100_000, days: 1, until: "'2024-10-05T00:00:00-03:00'::timestamptz" });
   });
 
   describe.each(worldsOfThisRun())('on $name', (spec) => {
@@ -49,7 +50,8 @@ describe('a parallel run of the shipped query', () => {
       const single = await runInProcess(world, db, { sqlFile: DEFAULT_SQL_FILE, ifExists: 'overwrite', now: NOW });
       expect(single.error).toBeUndefined();
       const reference = (await world.state()).csv!.bytes;
-      expect(single.summary!.rows).toBeGreaterThan(5_000);
+      expect(single.summary!.rows).toBe(100_000);
+      expect(reference.length).toBeGreaterThan(5 * 1024 * 1024);
 
       for (const n of [2, 4, 8]) {
         const run = await runInProcess(world, db, { sqlFile: DEFAULT_SQL_FILE, ifExists: 'overwrite', now: NOW, env: { REPORT_PARALLELISM: String(n), REPORT_SPILL_DIR: spill } });
@@ -84,6 +86,17 @@ describe('a parallel run, at the edges and when things fail (local storage)', ()
     world = await newWorld({ name: 'local', provider: 'local', strict: true });
   });
   afterAll(async () => world?.close());
+
+  it('publishes the single stream\'s bytes with the cursor engine too', async () => {
+    const spill = await mkdtemp(join(tmpdir(), 'spill-'));
+    const cursor = { REPORT_ENGINE: 'cursor', REPORT_FETCH_ROWS: '97' };
+    const one = await runInProcess(world, db, { sqlFile: DEFAULT_SQL_FILE, ifExists: 'overwrite', now: NOW, env: { ...cursor } });
+    const reference = (await world.state()).csv!.bytes;
+    const four = await runInProcess(world, db, { sqlFile: DEFAULT_SQL_FILE, ifExists: 'overwrite', now: NOW, env: { ...cursor, REPORT_PARALLELISM: '4', REPORT_SPILL_DIR: spill } });
+    expect(one.error ?? four.error).toBeUndefined();
+    expect(one.summary!.rows).toBeGreaterThan(1_000);
+    expect((await world.state()).csv!.bytes.equals(reference)).toBe(true);
+  });
 
   it('writes only the header for an empty window, and equal reports when most shards have no row', async () => {
     const spill = await mkdtemp(join(tmpdir(), 'spill-'));
