@@ -9,6 +9,7 @@ import { connectDatabase, IDLE_IN_TRANSACTION_TIMEOUT_MS, sessionSettings, setCo
 import { classifyDatabaseError } from './pg-errors.ts';
 import { describeColumns, type Snapshot } from './postgres-session.ts';
 import type { ReportQuery, ReportSession, SharedSnapshot, SubWindow } from './report-source.ts';
+import { splitRefusal, splittableQuery, type SplittableQuery } from './query-splittability.ts';
 import { planShards } from './shard-planner.ts';
 
 /**
@@ -41,6 +42,8 @@ interface Worker {
 export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery, shards: number, signal: AbortSignal, logger: Logger): Promise<SharedSnapshot> {
   if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a whole number ≥ 1, not ${shards}`);
   const server = databaseLabel(db);
+  // Before any connection: a query that cannot be split is refused without touching the database.
+  const split = shards > 1 ? await splittableQuery(query.sql, query.file) : undefined;
   const coordinator = await connectDatabase(db, signal, logger);
   const idle: Worker[] = [];
   const active = new Set<Worker>();
@@ -79,7 +82,11 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
   let planned: SubWindow[];
   try {
     columns = await describeColumns(coordinator.client, sql);
-    planned = await planShards(coordinator.client, query, shards);
+    if (split) await refuseAggregates(coordinator, query, split);
+    const started = performance.now();
+    const plan = await planShards(coordinator.client, query, shards, split?.windowColumn);
+    planned = plan.shards;
+    logger.debug({ phase: 'extract', method: plan.method, fallback: plan.fallback, shards: planned.length, asked: shards, duration_ms: Math.round(performance.now() - started) }, 'shards planned');
   } catch (error) {
     await close();
     throw classifyDatabaseError(error, 'extract', db, { text: sql, query });
@@ -178,6 +185,22 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
   };
 
   return { columns, snapshotId, instant, server, shards: planned, openShard, close };
+}
+
+/**
+ * An aggregate is a plain function call in the parse tree (`sum(x)`): the catalog says which
+ * names are aggregates. Any aggregate of that name, in any schema, is refused (conservative).
+ */
+async function refuseAggregates(coordinator: PgConnection, query: ReportQuery, split: SplittableQuery): Promise<void> {
+  if (split.functionNames.length === 0) return;
+  const { rows } = await coordinator.client.query<{ name: string }>(
+    "SELECT DISTINCT proname::text AS name FROM pg_catalog.pg_proc WHERE prokind IN ('a', 'w') AND proname = ANY($1::text[])",
+    [split.functionNames],
+  );
+  const aggregate = split.functionNames.find((name) => rows.some((row) => row.name === name));
+  if (aggregate !== undefined) {
+    throw splitRefusal(query.sql, query.file, `the aggregate ${aggregate}() combines rows across the whole result`, split.functionAt.get(aggregate), 'Report one line per source row');
+  }
 }
 
 /** The records; a worker whose records ended in an error has an aborted transaction and is not reused. */
