@@ -39,7 +39,15 @@ interface Worker {
  * the query over their sub-windows. It stays open until `close`, because PostgreSQL lets a
  * snapshot be imported only while the transaction that exported it is open.
  */
-export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery, shards: number, signal: AbortSignal, logger: Logger): Promise<SharedSnapshot> {
+export async function openSharedSnapshot(
+  db: DatabaseConfig,
+  query: ReportQuery,
+  shards: number,
+  signal: AbortSignal,
+  logger: Logger,
+  /** Tests shorten both to see the heartbeat keep idle sessions alive. */
+  timing: { readonly idleTimeoutMs: number; readonly heartbeatMs: number } = { idleTimeoutMs: IDLE_IN_TRANSACTION_TIMEOUT_MS, heartbeatMs: Math.min(HEARTBEAT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS / 3) },
+): Promise<SharedSnapshot> {
   if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a whole number ≥ 1, not ${shards}`);
   const server = databaseLabel(db);
   // Before any connection: a query that cannot be split is refused without touching the database.
@@ -64,7 +72,7 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
   let identity: string;
   try {
     await coordinator.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const settings = setConfigStatement(sessionSettings(query));
+    const settings = setConfigStatement(sessionSettings(query, timing.idleTimeoutMs));
     await coordinator.client.query(settings.text, settings.values);
     // After the settings: the instant is written in the report's zone.
     const { rows } = await coordinator.client.query<{ id: string; instant: string; server_identity: string }>(
@@ -110,7 +118,7 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
     }
     let reached: string;
     try {
-      const settings = setConfigStatement(sessionSettings(query), SERVER_IDENTITY_SQL);
+      const settings = setConfigStatement(sessionSettings(query, timing.idleTimeoutMs), SERVER_IDENTITY_SQL);
       const { rows } = await client.query<{ server_identity: string }>(settings.text, settings.values);
       reached = rows[0]!.server_identity;
     } catch (error) {
@@ -142,7 +150,7 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
     for (const connection of [coordinator, ...idle.map((worker) => worker.connection)]) {
       connection.client.query('SELECT 1').catch((error: unknown) => logger.debug({ err: error }, 'heartbeat failed'));
     }
-  }, Math.min(HEARTBEAT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS / 3));
+  }, timing.heartbeatMs);
   heartbeat.unref();
 
   const openShard = async (window: SubWindow, shardSignal: AbortSignal): Promise<ReportSession> => {
@@ -219,7 +227,7 @@ function importFailed(error: unknown, db: DatabaseConfig, snapshotId: string, co
   const said = `${e.message ?? String(error)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`;
   const why = coordinatorGone
     ? 'the coordinator session that exported it has ended (PostgreSQL keeps an exported snapshot only while its transaction is open)'
-    : 'PostgreSQL finds an exported snapshot only on the server that exported it, and only in a session of its own';
+    : 'PostgreSQL finds an exported snapshot only on the server that exported it, while the exporting transaction is open';
   return new ConfigurationIsInvalid([
     `REPORT_PARALLELISM: a worker connection to ${databaseLabel(db)} could not import the coordinator's snapshot ${snapshotId}: ${said}. `
       + `${why[0]!.toUpperCase()}${why.slice(1)}: PGHOST must lead every connection to the same server, `
