@@ -166,6 +166,10 @@ export async function openSharedSnapshot(
       worker = idle.pop();
     }
     worker ??= await importWorker();
+    if (closed) {
+      await worker.connection.close(); // closed while this worker was importing
+      throw new Error('openShard after close');
+    }
     active.add(worker);
     const stopWatching = shardSignal === signal ? () => undefined : worker.connection.cancelOn(shardSignal);
     let released: Promise<void> | undefined;
@@ -231,6 +235,6 @@ function importFailed(error: unknown, db: DatabaseConfig, snapshotId: string, co
   return new ConfigurationIsInvalid([
     `REPORT_PARALLELISM: a worker connection to ${databaseLabel(db)} could not import the coordinator's snapshot ${snapshotId}: ${said}. `
       + `${why[0]!.toUpperCase()}${why.slice(1)}: PGHOST must lead every connection to the same server, `
-      + 'not a load-balanced endpoint or a pooler in statement or transaction mode (a pooler in session mode works); point PGHOST at one server directly or set REPORT_PARALLELISM=1',
+      + 'not a load-balanced endpoint, nor a pooler that routes connections to different servers or runs in statement mode; point PGHOST at one server directly or set REPORT_PARALLELISM=1',
   ], { phase: 'connect', cause: error, context: { database: databaseLabel(db), sqlState: e.code } });
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationIsInvalid, ExitCode } from '../../src/errors.ts';
 import { openSharedSnapshot } from '../../src/extract/postgres-shared-snapshot.ts';
 import { createDemoDatabase, setReaderPassword } from '../support/demo-database.ts';
+import { PGBOUNCER, startPgbouncer } from '../support/pgbouncer.ts';
 import { startPostgres, type RunningPostgres } from '../support/postgres-server.ts';
 import { RoundRobinProxy } from '../support/round-robin-proxy.ts';
 import { recordsOf, sourceAndQuery } from '../support/shared-source.ts';
@@ -66,6 +67,41 @@ describe('idle sessions of a shared snapshot', () => {
       expect(rows[0].n).toBe(3);
     } finally {
       await shared.close();
+    }
+  });
+});
+
+describe.skipIf(!PGBOUNCER)('through PgBouncer (Debian pgbouncer; skipped when it is not installed)', () => {
+  it.each(['transaction', 'session'] as const)('in %s pooling mode, the workers share the snapshot: each transaction keeps its server connection, and the coordinator\'s stays open', async (mode) => {
+    const db = await createTestDatabase(`bouncer_${mode}`, DATA);
+    const bouncer = await startPgbouncer(db.endpoint, mode, { name: 'report_reader', password: READER_PASSWORD });
+    try {
+      const { source, query, format } = await sourceAndQuery(db, DATE, { PGPORT: String(bouncer.port) });
+      const single = await recordsOf(await source.open(query, new AbortController().signal), format);
+      const shared = await source.openShared(query, { shards: 4 }, new AbortController().signal);
+      try {
+        const parts = await Promise.all(shared.shards.map(async (shard) => recordsOf(await shared.openShard(shard, new AbortController().signal), format)));
+        expect(shared.shards.length).toBe(4);
+        expect(Buffer.concat(parts).equals(single)).toBe(true);
+      } finally {
+        await shared.close();
+      }
+    } finally {
+      await bouncer.stop();
+    }
+  });
+
+  it('in statement pooling mode, no transaction can start: the run fails at connect, single stream or not', async () => {
+    const db = await createTestDatabase('bouncer_statement', DATA);
+    const bouncer = await startPgbouncer(db.endpoint, 'statement', { name: 'report_reader', password: READER_PASSWORD });
+    try {
+      const { source, query } = await sourceAndQuery(db, DATE, { PGPORT: String(bouncer.port) });
+      for (const open of [() => source.open(query, new AbortController().signal), () => source.openShared(query, { shards: 4 }, new AbortController().signal)]) {
+        const error = await open().catch((e: unknown) => e);
+        expect((error as Error).message).toContain('transaction blocks not allowed in statement pooling mode');
+      }
+    } finally {
+      await bouncer.stop();
     }
   });
 });
