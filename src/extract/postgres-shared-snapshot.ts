@@ -25,7 +25,7 @@ const HEARTBEAT_MS = 60_000;
 const SNAPSHOT_ID = /^[0-9A-F]+(?:-[0-9A-F]+)+$/i;
 
 /** Which server a session reached: two sessions on different servers can never share a snapshot. */
-const SERVER_IDENTITY_SQL = "pg_postmaster_start_time()::text || ' ' || coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port()::text, '') || '/' || current_database() AS server_identity";
+const SERVER_IDENTITY_SQL = "extract(epoch FROM pg_postmaster_start_time())::text || ' ' || coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port()::text, '') || '/' || current_database() AS server_identity";
 
 interface Worker {
   readonly connection: PgConnection;
@@ -114,7 +114,10 @@ export async function openSharedSnapshot(
       await client.query(`SET TRANSACTION SNAPSHOT '${snapshotId}'`);
     } catch (error) {
       await connection.close();
-      throw importFailed(error, db, snapshotId, coordinatorGone());
+      // The server answered with an error: the snapshot is not there. A lost connection or an abort is not that.
+      const sqlState = (error as { code?: unknown }).code;
+      const refused = typeof sqlState === 'string' && /^[0-9A-Z]{5}$/.test(sqlState) && !['08', '53', '57'].includes(sqlState.slice(0, 2));
+      throw refused && !signal.aborted ? importFailed(error, db, snapshotId, coordinatorGone()) : classifyDatabaseError(error, 'connect', db);
     }
     let reached: string;
     try {

@@ -38,14 +38,21 @@ describe('one snapshot shared by shard sessions', () => {
     db = await createTestDatabase('shared', { users: 300, transactions: 6_000, days: 3, until: "'2024-10-06T00:00:00-03:00'::timestamptz" });
   });
 
-  it.each(['copy', 'cursor'])('the shards, in order, hold exactly the single stream\'s records for the shipped query (%s engine)', async (engine) => {
+  it.each([
+    ['copy', 'one after another (one worker connection, reused)'],
+    ['cursor', 'one after another (one worker connection, reused)'],
+    ['copy', 'all at once (a worker connection each)'],
+    ['cursor', 'all at once (a worker connection each)'],
+  ])('the shards, in order, hold exactly the single stream\'s records for the shipped query (%s engine, shards read %s)', async (engine, how) => {
     const { source, query, format } = await sourceAndQuery(db, DATE, { REPORT_ENGINE: engine, REPORT_FETCH_ROWS: '97' });
     const single = await recordsOf(await source.open(query, new AbortController().signal), format);
     const shared = await source.openShared(query, { shards: 5 }, new AbortController().signal);
     try {
       expect(shared.shards.length).toBe(5);
+      const read = async (shard: (typeof shared.shards)[number]) => recordsOf(await shared.openShard(shard, new AbortController().signal), format);
       const parts: Buffer[] = [];
-      for (const shard of shared.shards) parts.push(await recordsOf(await shared.openShard(shard, new AbortController().signal), format));
+      if (how.startsWith('all')) parts.push(...(await Promise.all(shared.shards.map(read))));
+      else for (const shard of shared.shards) parts.push(await read(shard));
       expect(parts.every((part) => part.length > 0)).toBe(true);
       expect(ids(single).length).toBeGreaterThan(1_000);
       expect(Buffer.concat(parts).equals(single)).toBe(true);
