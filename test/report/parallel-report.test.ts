@@ -120,6 +120,19 @@ describe('a parallel run, at the edges and when things fail (local storage)', ()
     expect(await readdir(spill)).toEqual([]);
   });
 
+  it('refuses a query that does not split (a LIMIT) with exit 2, before any shard runs, leaving the previous report', async () => {
+    const limited = await queryFile(db.outDir, 'limited', (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').trimEnd() + '\nLIMIT 10');
+    const one = await runInProcess(world, db, { sqlFile: limited, ifExists: 'overwrite', now: NOW, env: { REPORT_PARALLELISM: '1' } });
+    expect(one.error).toBeUndefined();
+    const published = await world.state();
+    const run = await runInProcess(world, db, { sqlFile: limited, ifExists: 'overwrite', now: NOW, env: { REPORT_PARALLELISM: '4' } });
+    expect(exitCodeOf(run.error), String(run.error)).toBe(ExitCode.invalidInput);
+    expect((run.error as Error).message).toMatch(/LIMIT/);
+    const after = await world.state();
+    expect(after.csv?.bytes).toEqual(published.csv?.bytes);
+    expect(after.manifest).toEqual(published.manifest);
+  });
+
   it('when one worker meets bad data mid-stream, publishes nothing, exits 3, cancels the other queries and leaves no spill file', async () => {
     const spill = await mkdtemp(join(tmpdir(), 'spill-'));
     const before = await world.state();
@@ -148,7 +161,7 @@ describe('a parallel run, at the edges and when things fail (local storage)', ()
     const slow = await queryFile(
       db.outDir,
       'slow',
-      (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').replace('ORDER BY', "AND (t.criado_em >= :window_start::timestamptz + interval '3 hours' OR pg_sleep(0.02) IS NOT NULL) ORDER BY"),
+      (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').replace('ORDER BY', "AND (t.criado_em::time >= '03:00' OR pg_sleep(0.02) IS NOT NULL) ORDER BY"),
     );
     const controller = new AbortController();
     let spilled = 0;
@@ -176,7 +189,7 @@ describe('a parallel run, at the edges and when things fail (local storage)', ()
     const slow = await queryFile(
       db.outDir,
       'slow-kill',
-      (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').replace('ORDER BY', "AND (t.criado_em >= :window_start::timestamptz + interval '3 hours' OR pg_sleep(0.02) IS NOT NULL) ORDER BY"),
+      (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').replace('ORDER BY', "AND (t.criado_em::time >= '03:00' OR pg_sleep(0.02) IS NOT NULL) ORDER BY"),
     );
     let killed = 0;
     const killing = until(async () => {
