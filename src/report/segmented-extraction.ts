@@ -92,7 +92,8 @@ export async function openSegmentedExtraction(input: {
     {
       segments: segments.length,
       workers,
-      lookAhead: LOOK_AHEAD_PER_WORKER * workers,
+      // One worker runs only the oldest segment, so it never spills (several sources at REPORT_PARALLELISM=1).
+      lookAhead: workers === 1 ? 1 : LOOK_AHEAD_PER_WORKER * workers,
       spillDir: config.report.spillDir,
       spillName: `daily-report-${input.runId}`,
       signal,
