@@ -31,6 +31,8 @@ interface Worker {
   readonly connection: PgConnection;
   /** The transaction failed (a query error): it cannot run another shard. */
   unusable: boolean;
+  /** Records are being read: a session closed now leaves a COPY or a portal open on the connection. */
+  reading: boolean;
 }
 
 /**
@@ -136,7 +138,7 @@ export async function openSharedSnapshot(
           + 'point PGHOST at one server (e.g. the replica\'s own service, not a round-robin one) or set REPORT_PARALLELISM=1',
       ], { phase: 'connect', context: { database: server } });
     }
-    return { connection, unusable: false };
+    return { connection, unusable: false, reading: false };
   };
   const coordinatorGone = () => coordinator.broken;
 
@@ -180,6 +182,7 @@ export async function openSharedSnapshot(
       (released ??= (async () => {
         stopWatching();
         active.delete(worker);
+        if (worker.reading) worker.connection.markBroken(); // closed mid-stream: drop it, do not wait for the COPY or cursor
         if (worker.connection.broken || worker.unusable || closed) await worker.connection.close();
         else idle.push(worker);
       })());
@@ -221,10 +224,12 @@ async function refuseAggregates(coordinator: PgConnection, query: ReportQuery, s
 /** The records; a worker whose records ended in an error has an aborted transaction and is not reused. */
 async function* reusableAfter(records: AsyncGenerator<Buffer>, worker: Worker): AsyncGenerator<Buffer> {
   let finished = false;
+  worker.reading = true;
   try {
     yield* records;
     finished = true;
   } finally {
+    worker.reading = false;
     if (!finished) worker.unusable = true;
   }
 }

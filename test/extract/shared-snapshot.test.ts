@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigurationIsInvalid, ExitCode, QueryIsInvalid } from '../../src/errors.ts';
+import { planColumns } from '../../src/csv/report-contract.ts';
 import { instantMicros } from '../../src/extract/shard-plan.ts';
 import { freePort } from '../support/child-processes.ts';
 import { recordsOf, sourceAndQuery } from '../support/shared-source.ts';
@@ -216,5 +217,23 @@ describe('one snapshot shared by shard sessions', () => {
     } finally {
       await shared.close();
     }
+  });
+
+  it.each(['copy', 'cursor'])('a shard session closed mid-stream (%s engine) drops its connection; the next shards import afresh and still add up to the single stream', async (engine) => {
+    const { source, query, format } = await sourceAndQuery(db, DATE, { REPORT_ENGINE: engine, REPORT_FETCH_ROWS: '50' });
+    const single = await recordsOf(await source.open(query, new AbortController().signal), format);
+    const shared = await source.openShared(query, { shards: 3 }, new AbortController().signal);
+    try {
+      const abandoned = await shared.openShard(shared.shards[0]!, new AbortController().signal);
+      const iterator = abandoned.records(planColumns(abandoned.columns), format)[Symbol.asyncIterator]();
+      expect((await iterator.next()).done).toBe(false);
+      await abandoned.close(); // the consumer is gone (another shard failed, say) while this one was streaming
+      const parts: Buffer[] = [];
+      for (const shard of shared.shards) parts.push(await recordsOf(await shared.openShard(shard, new AbortController().signal), format));
+      expect(Buffer.concat(parts).equals(single)).toBe(true);
+    } finally {
+      await shared.close();
+    }
+    await until(async () => Number((await sql_(db)).rows[0].count) === 0, 'every session to end');
   });
 });
