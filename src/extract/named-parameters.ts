@@ -117,6 +117,18 @@ export function positionalParameters(sql: string): string[] {
   return [...new Set(found)];
 }
 
+/**
+ * The SQL with each `:name` written as the positional parameter `$n` (n: its place in
+ * PARAMETER_NAMES, from 1), padded with spaces to the placeholder's length, so that a SQL parser
+ * reads it and every offset it reports is the offset in the SQL as written.
+ */
+export function withParameterMarkers(sql: string): string {
+  return rewrite(sql, (name, _position) => {
+    const index = PARAMETER_NAMES.indexOf(name as ParameterName);
+    return index === -1 ? `:${name}` : `$${index + 1}`.padEnd(name.length + 1, ' ');
+  }).text;
+}
+
 /** The SQL with each `:name` written as its value, a literal of the name's type. */
 export function withLiteralValues(sql: string, values: ParameterValues): string {
   return rewrite(sql, (name) => literalOf(name, values)).text;

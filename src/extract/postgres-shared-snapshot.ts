@@ -9,6 +9,7 @@ import { connectDatabase, IDLE_IN_TRANSACTION_TIMEOUT_MS, sessionSettings, setCo
 import { classifyDatabaseError } from './pg-errors.ts';
 import { describeColumns, type Snapshot } from './postgres-session.ts';
 import type { ReportQuery, ReportSession, SharedSnapshot, SubWindow } from './report-source.ts';
+import { splitRefusal, splittableQuery, type SplittableQuery } from './query-splittability.ts';
 import { planShards } from './shard-planner.ts';
 
 /**
@@ -24,12 +25,14 @@ const HEARTBEAT_MS = 60_000;
 const SNAPSHOT_ID = /^[0-9A-F]+(?:-[0-9A-F]+)+$/i;
 
 /** Which server a session reached: two sessions on different servers can never share a snapshot. */
-const SERVER_IDENTITY_SQL = "pg_postmaster_start_time()::text || ' ' || coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port()::text, '') || '/' || current_database() AS server_identity";
+const SERVER_IDENTITY_SQL = "extract(epoch FROM pg_postmaster_start_time())::text || ' ' || coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port()::text, '') || '/' || current_database() AS server_identity";
 
 interface Worker {
   readonly connection: PgConnection;
   /** The transaction failed (a query error): it cannot run another shard. */
   unusable: boolean;
+  /** Records are being read: a session closed now leaves a COPY or a portal open on the connection. */
+  reading: boolean;
 }
 
 /**
@@ -38,9 +41,19 @@ interface Worker {
  * the query over their sub-windows. It stays open until `close`, because PostgreSQL lets a
  * snapshot be imported only while the transaction that exported it is open.
  */
-export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery, shards: number, signal: AbortSignal, logger: Logger): Promise<SharedSnapshot> {
+export async function openSharedSnapshot(
+  db: DatabaseConfig,
+  query: ReportQuery,
+  shards: number,
+  signal: AbortSignal,
+  logger: Logger,
+  /** Tests shorten both to see the heartbeat keep idle sessions alive. */
+  timing: { readonly idleTimeoutMs: number; readonly heartbeatMs: number } = { idleTimeoutMs: IDLE_IN_TRANSACTION_TIMEOUT_MS, heartbeatMs: Math.min(HEARTBEAT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS / 3) },
+): Promise<SharedSnapshot> {
   if (!Number.isInteger(shards) || shards < 1) throw new RangeError(`shards must be a whole number ≥ 1, not ${shards}`);
   const server = databaseLabel(db);
+  // Before any connection: a query that cannot be split is refused without touching the database.
+  const split = shards > 1 ? await splittableQuery(query.sql, query.file) : undefined;
   const coordinator = await connectDatabase(db, signal, logger);
   const idle: Worker[] = [];
   const active = new Set<Worker>();
@@ -61,7 +74,7 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
   let identity: string;
   try {
     await coordinator.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const settings = setConfigStatement(sessionSettings(query));
+    const settings = setConfigStatement(sessionSettings(query, timing.idleTimeoutMs));
     await coordinator.client.query(settings.text, settings.values);
     // After the settings: the instant is written in the report's zone.
     const { rows } = await coordinator.client.query<{ id: string; instant: string; server_identity: string }>(
@@ -79,7 +92,11 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
   let planned: SubWindow[];
   try {
     columns = await describeColumns(coordinator.client, sql);
-    planned = await planShards(coordinator.client, query, shards);
+    if (split) await refuseAggregates(coordinator, query, split);
+    const started = performance.now();
+    const plan = await planShards(coordinator.client, query, shards, split?.windowColumn);
+    planned = plan.shards;
+    logger.debug({ phase: 'extract', method: plan.method, fallback: plan.fallback, shards: planned.length, asked: shards, duration_ms: Math.round(performance.now() - started) }, 'shards planned');
   } catch (error) {
     await close();
     throw classifyDatabaseError(error, 'extract', db, { text: sql, query });
@@ -99,11 +116,14 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
       await client.query(`SET TRANSACTION SNAPSHOT '${snapshotId}'`);
     } catch (error) {
       await connection.close();
-      throw importFailed(error, db, snapshotId, coordinatorGone());
+      // The server answered with an error: the snapshot is not there. A lost connection or an abort is not that.
+      const sqlState = (error as { code?: unknown }).code;
+      const refused = typeof sqlState === 'string' && /^[0-9A-Z]{5}$/.test(sqlState) && !['08', '53', '57'].includes(sqlState.slice(0, 2));
+      throw refused && !signal.aborted ? importFailed(error, db, snapshotId, coordinatorGone()) : classifyDatabaseError(error, 'connect', db);
     }
     let reached: string;
     try {
-      const settings = setConfigStatement(sessionSettings(query), SERVER_IDENTITY_SQL);
+      const settings = setConfigStatement(sessionSettings(query, timing.idleTimeoutMs), SERVER_IDENTITY_SQL);
       const { rows } = await client.query<{ server_identity: string }>(settings.text, settings.values);
       reached = rows[0]!.server_identity;
     } catch (error) {
@@ -118,7 +138,7 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
           + 'point PGHOST at one server (e.g. the replica\'s own service, not a round-robin one) or set REPORT_PARALLELISM=1',
       ], { phase: 'connect', context: { database: server } });
     }
-    return { connection, unusable: false };
+    return { connection, unusable: false, reading: false };
   };
   const coordinatorGone = () => coordinator.broken;
 
@@ -135,7 +155,7 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
     for (const connection of [coordinator, ...idle.map((worker) => worker.connection)]) {
       connection.client.query('SELECT 1').catch((error: unknown) => logger.debug({ err: error }, 'heartbeat failed'));
     }
-  }, Math.min(HEARTBEAT_MS, IDLE_IN_TRANSACTION_TIMEOUT_MS / 3));
+  }, timing.heartbeatMs);
   heartbeat.unref();
 
   const openShard = async (window: SubWindow, shardSignal: AbortSignal): Promise<ReportSession> => {
@@ -151,6 +171,10 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
       worker = idle.pop();
     }
     worker ??= await importWorker();
+    if (closed) {
+      await worker.connection.close(); // closed while this worker was importing
+      throw new Error('openShard after close');
+    }
     active.add(worker);
     const stopWatching = shardSignal === signal ? () => undefined : worker.connection.cancelOn(shardSignal);
     let released: Promise<void> | undefined;
@@ -158,6 +182,7 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
       (released ??= (async () => {
         stopWatching();
         active.delete(worker);
+        if (worker.reading) worker.connection.markBroken(); // closed mid-stream: drop it, do not wait for the COPY or cursor
         if (worker.connection.broken || worker.unusable || closed) await worker.connection.close();
         else idle.push(worker);
       })());
@@ -180,13 +205,31 @@ export async function openSharedSnapshot(db: DatabaseConfig, query: ReportQuery,
   return { columns, snapshotId, instant, server, shards: planned, openShard, close };
 }
 
+/**
+ * An aggregate is a plain function call in the parse tree (`sum(x)`): the catalog says which
+ * names are aggregates. Any aggregate of that name, in any schema, is refused (conservative).
+ */
+async function refuseAggregates(coordinator: PgConnection, query: ReportQuery, split: SplittableQuery): Promise<void> {
+  if (split.functionNames.length === 0) return;
+  const { rows } = await coordinator.client.query<{ name: string }>(
+    "SELECT DISTINCT proname::text AS name FROM pg_catalog.pg_proc WHERE prokind IN ('a', 'w') AND proname = ANY($1::text[])",
+    [split.functionNames],
+  );
+  const aggregate = split.functionNames.find((name) => rows.some((row) => row.name === name));
+  if (aggregate !== undefined) {
+    throw splitRefusal(query.sql, query.file, `the aggregate ${aggregate}() combines rows across the whole result`, split.functionAt.get(aggregate), 'Report one line per source row');
+  }
+}
+
 /** The records; a worker whose records ended in an error has an aborted transaction and is not reused. */
 async function* reusableAfter(records: AsyncGenerator<Buffer>, worker: Worker): AsyncGenerator<Buffer> {
   let finished = false;
+  worker.reading = true;
   try {
     yield* records;
     finished = true;
   } finally {
+    worker.reading = false;
     if (!finished) worker.unusable = true;
   }
 }
@@ -196,10 +239,10 @@ function importFailed(error: unknown, db: DatabaseConfig, snapshotId: string, co
   const said = `${e.message ?? String(error)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`;
   const why = coordinatorGone
     ? 'the coordinator session that exported it has ended (PostgreSQL keeps an exported snapshot only while its transaction is open)'
-    : 'PostgreSQL finds an exported snapshot only on the server that exported it, and only in a session of its own';
+    : 'PostgreSQL finds an exported snapshot only on the server that exported it, while the exporting transaction is open';
   return new ConfigurationIsInvalid([
     `REPORT_PARALLELISM: a worker connection to ${databaseLabel(db)} could not import the coordinator's snapshot ${snapshotId}: ${said}. `
       + `${why[0]!.toUpperCase()}${why.slice(1)}: PGHOST must lead every connection to the same server, `
-      + 'not a load-balanced endpoint or a pooler in statement or transaction mode (a pooler in session mode works); point PGHOST at one server directly or set REPORT_PARALLELISM=1',
+      + 'not a load-balanced endpoint, nor a pooler that routes connections to different servers or runs in statement mode; point PGHOST at one server directly or set REPORT_PARALLELISM=1',
   ], { phase: 'connect', cause: error, context: { database: databaseLabel(db), sqlState: e.code } });
 }

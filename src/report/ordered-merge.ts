@@ -73,7 +73,8 @@ export class OrderedMerge {
             yield chunk;
           }
         } catch (error) {
-          throw (await this.#settle()) ?? error;
+          // No worker failed of its own: the run was cancelled from outside (SIGTERM, the extraction's deadline), whose reason is the cause.
+          throw (await this.#settle()) ?? (this.#options.signal.aborted ? this.#options.signal.reason : error);
         } finally {
           await segment.dispose();
         }

@@ -142,6 +142,7 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     const progress = setInterval(() => logProgress(log, tally, extraction, opened), config.report.progressIntervalMs).unref();
     let object: StoredObject | undefined;
     let sha256 = '';
+    if (segmented) setRunAttributes({ [ATTR.parallelism]: config.report.parallelism, [ATTR.segments]: Number(extraction.facts.segments) });
     try {
       log.info({ phase: 'connect', ...extraction.facts, engine: query.engine, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, extraction.opened);
       // The extraction and the upload run at once (the upload pulls the CSV as it is produced): two sibling spans.

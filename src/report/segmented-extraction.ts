@@ -1,5 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/config.ts';
+import { formatDuration } from '../config/duration.ts';
+import { TransientFailure } from '../errors.ts';
 import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns, type PlannedColumn } from '../csv/report-contract.ts';
 import type { ReportQuery, SharedSnapshot, SubWindow } from '../extract/report-source.ts';
@@ -53,13 +55,21 @@ export async function openSegmentedExtraction(input: {
   readonly runId: string;
   readonly signal: AbortSignal;
 }): Promise<SegmentedExtraction> {
-  const { config, sources, query, signal } = input;
+  const { config, sources, query } = input;
   const workers = config.report.parallelism;
+  // REPORT_STATEMENT_TIMEOUT bounds the whole extraction, as it does a single stream's one statement
+  // (each shard's statement has it too): the report's lock lifetime is computed from it.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(extractionTimedOut(config.report.statementTimeoutMs)), config.report.statementTimeoutMs).unref();
+  const signal = AbortSignal.any([input.signal, deadline.signal]);
   // One worker: one shard per source (any query, no coordinator work); several: more shards than workers.
   const shards = workers === 1 ? 1 : SHARDS_PER_WORKER * workers;
   const opened = await Promise.allSettled(sources.map(({ source }) => source.openShared(query, { shards }, signal)));
   const snapshots = opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  const endSnapshots = () => Promise.allSettled(snapshots.map((snapshot) => snapshot.close())).then(() => undefined);
+  const endSnapshots = () => {
+    clearTimeout(timer);
+    return Promise.allSettled(snapshots.map((snapshot) => snapshot.close())).then(() => undefined);
+  };
   const failures = new MostSevereFailure();
   for (const result of opened) if (result.status === 'rejected') failures.record(result.reason, signal.aborted);
   if (failures.failed || snapshots.length < sources.length) {
@@ -82,7 +92,8 @@ export async function openSegmentedExtraction(input: {
     {
       segments: segments.length,
       workers,
-      lookAhead: LOOK_AHEAD_PER_WORKER * workers,
+      // One worker runs only the oldest segment, so it never spills (several sources at REPORT_PARALLELISM=1).
+      lookAhead: workers === 1 ? 1 : LOOK_AHEAD_PER_WORKER * workers,
       spillDir: config.report.spillDir,
       spillName: `daily-report-${input.runId}`,
       signal,
@@ -133,6 +144,13 @@ export async function openSegmentedExtraction(input: {
         await endSnapshots();
       })()),
   };
+}
+
+function extractionTimedOut(ms: number): TransientFailure {
+  return new TransientFailure(`the extraction took longer than REPORT_STATEMENT_TIMEOUT=${formatDuration(ms)}, which bounds the whole extraction: every worker was cancelled (raise REPORT_STATEMENT_TIMEOUT, or REPORT_PARALLELISM)`, {
+    phase: 'extract',
+    context: { statement_timeout_ms: ms },
+  });
 }
 
 async function* oneChunk(chunk: Buffer): AsyncGenerator<Buffer> {

@@ -96,13 +96,18 @@ export class SpilledSegment {
    */
   async *drain(): AsyncGenerator<Buffer> {
     let finishedBeforeTurn = false;
+    let pending: Buffer[] = [];
     await this.#inTurn(async () => {
-      await this.#flush();
+      // The batch not yet written goes straight to the body, after the file: no write for it.
+      pending = this.#batch;
+      this.#batch = [];
+      this.#batchBytes = 0;
       finishedBeforeTurn = this.#finishedSpilled;
       this.#direct = true;
     });
     if (this.#failure) throw this.#failure.error;
     if (this.#spilled > 0) yield* this.#replay();
+    yield* pending;
     if (finishedBeforeTurn) return;
     for (;;) {
       const chunk = await this.#take();

@@ -33,6 +33,9 @@ export const ATTR = {
   errorClass: 'daily_report.error.class',
   exitCode: 'daily_report.exit_code',
   phase: 'daily_report.phase',
+  /** REPORT_PARALLELISM and the segments of a report assembled from segments (docs/parallel-extraction.md). */
+  parallelism: 'daily_report.parallelism',
+  segments: 'daily_report.segments',
   // OpenTelemetry semantic conventions (database client spans).
   dbSystem: 'db.system.name',
   dbNamespace: 'db.namespace',

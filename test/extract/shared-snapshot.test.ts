@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigurationIsInvalid, ExitCode } from '../../src/errors.ts';
+import { ConfigurationIsInvalid, ExitCode, QueryIsInvalid } from '../../src/errors.ts';
+import { planColumns } from '../../src/csv/report-contract.ts';
 import { instantMicros } from '../../src/extract/shard-plan.ts';
+import { freePort } from '../support/child-processes.ts';
 import { recordsOf, sourceAndQuery } from '../support/shared-source.ts';
 import { createTestDatabase, sql, type TestDatabase } from '../support/test-database.ts';
 
@@ -18,6 +20,10 @@ async function activeQueries(db: TestDatabase, like: string): Promise<number> {
   return rows[0].n as number;
 }
 
+function sql_(db: TestDatabase) {
+  return sql(db, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'daily-report'`, [db.name]);
+}
+
 async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 600; i++) {
     if (await condition()) return;
@@ -33,14 +39,21 @@ describe('one snapshot shared by shard sessions', () => {
     db = await createTestDatabase('shared', { users: 300, transactions: 6_000, days: 3, until: "'2024-10-06T00:00:00-03:00'::timestamptz" });
   });
 
-  it.each(['copy', 'cursor'])('the shards, in order, hold exactly the single stream\'s records for the shipped query (%s engine)', async (engine) => {
+  it.each([
+    ['copy', 'one after another (one worker connection, reused)'],
+    ['cursor', 'one after another (one worker connection, reused)'],
+    ['copy', 'all at once (a worker connection each)'],
+    ['cursor', 'all at once (a worker connection each)'],
+  ])('the shards, in order, hold exactly the single stream\'s records for the shipped query (%s engine, shards read %s)', async (engine, how) => {
     const { source, query, format } = await sourceAndQuery(db, DATE, { REPORT_ENGINE: engine, REPORT_FETCH_ROWS: '97' });
     const single = await recordsOf(await source.open(query, new AbortController().signal), format);
     const shared = await source.openShared(query, { shards: 5 }, new AbortController().signal);
     try {
       expect(shared.shards.length).toBe(5);
+      const read = async (shard: (typeof shared.shards)[number]) => recordsOf(await shared.openShard(shard, new AbortController().signal), format);
       const parts: Buffer[] = [];
-      for (const shard of shared.shards) parts.push(await recordsOf(await shared.openShard(shard, new AbortController().signal), format));
+      if (how.startsWith('all')) parts.push(...(await Promise.all(shared.shards.map(read))));
+      else for (const shard of shared.shards) parts.push(await read(shard));
       expect(parts.every((part) => part.length > 0)).toBe(true);
       expect(ids(single).length).toBeGreaterThan(1_000);
       expect(Buffer.concat(parts).equals(single)).toBe(true);
@@ -138,5 +151,89 @@ describe('one snapshot shared by shard sessions', () => {
       await until(async () => (await activeQueries(db, '%pg_sleep(60)%')) === 0, 'the cancelled queries to end');
       await until(async () => Number((await sql(db, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'daily-report'`, [db.name])).rows[0].count) === 0, 'the sessions to end');
     }
+  });
+
+  it('an unsplittable query is refused with exit 2 before any connection is made', async () => {
+    const closedPort = String(await freePort());
+    const { source, query } = await sourceAndQuery(db, DATE, { PGPORT: closedPort });
+    const error = await source.openShared({ ...query, sql: `${query.sql} LIMIT 10` }, { shards: 2 }, new AbortController().signal).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueryIsInvalid);
+    expect((error as Error).message).toMatch(/LIMIT, OFFSET or FETCH FIRST limits the whole result/);
+    // With one shard nothing is checked: the same query reaches the (closed) port and fails as a connection does.
+    const single = await source.openShared({ ...query, sql: `${query.sql} LIMIT 10` }, { shards: 1 }, new AbortController().signal).catch((e: unknown) => e);
+    expect((single as { exitCode?: number }).exitCode).toBe(ExitCode.transient);
+  });
+
+  it('an aggregate that only the catalog can recognise (no GROUP BY, no FILTER) is refused with exit 2, naming it and its place', async () => {
+    const { source, query } = await sourceAndQuery(db, DATE);
+    const sql = `SELECT :extracted_at::timestamptz AS data_extracao, 'todos' AS nome_usuario, max(t.id) AS id_transacao,
+  sum(t.valor) AS valor_transacao, 'x' AS status_transacao FROM transacoes t WHERE t.criado_em >= :window_start AND t.criado_em < :window_end`;
+    const error = await source.openShared({ ...query, sql, file: 'soma.sql' }, { shards: 3 }, new AbortController().signal).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(QueryIsInvalid);
+    expect((error as Error).message).toContain('the aggregate max() combines rows across the whole result at line 1, column 78 of soma.sql');
+    await until(async () => Number((await sql_(db)).rows[0].count) === 0, 'the coordinator to close');
+  });
+
+  it('plans shards of similar row counts from the window column\'s percentiles, even when most rows are in one hour', async () => {
+    const skewed = await createTestDatabase('skewed');
+    await sql(skewed, `INSERT INTO usuarios VALUES (1, 'Ana', NULL)`);
+    // 2,000 rows in the day's first hour, 200 over the rest, and 300 on one single instant.
+    await sql(skewed, `INSERT INTO transacoes SELECT g, 1, 1.00, 'aprovada', '2024-10-04T00:00:00-03:00'::timestamptz + (g % 3600) * interval '1 second' FROM generate_series(1, 2000) g`);
+    await sql(skewed, `INSERT INTO transacoes SELECT 10000 + g, 1, 2.00, 'aprovada', '2024-10-04T01:00:00-03:00'::timestamptz + g * interval '5 minutes' FROM generate_series(1, 200) g`);
+    await sql(skewed, `INSERT INTO transacoes SELECT 20000 + g, 1, 3.00, 'aprovada', '2024-10-04T12:00:00-03:00'::timestamptz FROM generate_series(1, 300) g`);
+    await sql(skewed, 'ANALYZE transacoes');
+    for (const engine of ['copy', 'cursor']) {
+      const { source, query, format } = await sourceAndQuery(skewed, DATE, { REPORT_ENGINE: engine });
+      const single = await recordsOf(await source.open(query, new AbortController().signal), format);
+      const shared = await source.openShared(query, { shards: 8 }, new AbortController().signal);
+      try {
+        const parts: Buffer[] = [];
+        for (const shard of shared.shards) parts.push(await recordsOf(await shared.openShard(shard, new AbortController().signal), format));
+        const counts = parts.map((part) => ids(part).length);
+        expect(Buffer.concat(parts).equals(single)).toBe(true);
+        expect(counts.reduce((a, b) => a + b)).toBe(2_500);
+        // Equal lengths of time would put 2,000 rows in the first of 8 shards; the percentiles split the busy hour.
+        expect(shared.shards.length).toBeGreaterThanOrEqual(6);
+        expect(Math.max(...counts.filter((n, i) => !parts[i]!.includes('12:00:00')))).toBeLessThanOrEqual(2 * 2_500 / 8);
+        expect(counts.every((n) => n > 0)).toBe(true);
+      } finally {
+        await shared.close();
+      }
+    }
+  });
+
+  it('falls back to equal lengths of time when the window column\'s table cannot be told (a CTE), and the shards still add up to the single stream', async () => {
+    const { source, query, format } = await sourceAndQuery(db, DATE);
+    const sql = `WITH t AS (SELECT * FROM transacoes) SELECT :extracted_at::timestamptz AS data_extracao, u.nome AS nome_usuario, t.id AS id_transacao, t.valor AS valor_transacao, t.status AS status_transacao
+      FROM t JOIN usuarios u ON u.id = t.usuario_id WHERE t.criado_em >= :window_start AND t.criado_em < :window_end ORDER BY t.criado_em, t.id`;
+    const single = await recordsOf(await source.open({ ...query, sql }, new AbortController().signal), format);
+    const shared = await source.openShared({ ...query, sql }, { shards: 6 }, new AbortController().signal);
+    try {
+      const lengths = shared.shards.map((shard) => instantMicros(shard.end) - instantMicros(shard.start));
+      expect(new Set(lengths)).toEqual(new Set([4n * 3600n * 1_000_000n]));
+      const parts: Buffer[] = [];
+      for (const shard of shared.shards) parts.push(await recordsOf(await shared.openShard(shard, new AbortController().signal), format));
+      expect(Buffer.concat(parts).equals(single)).toBe(true);
+    } finally {
+      await shared.close();
+    }
+  });
+
+  it.each(['copy', 'cursor'])('a shard session closed mid-stream (%s engine) drops its connection; the next shards import afresh and still add up to the single stream', async (engine) => {
+    const { source, query, format } = await sourceAndQuery(db, DATE, { REPORT_ENGINE: engine, REPORT_FETCH_ROWS: '50' });
+    const single = await recordsOf(await source.open(query, new AbortController().signal), format);
+    const shared = await source.openShared(query, { shards: 3 }, new AbortController().signal);
+    try {
+      const abandoned = await shared.openShard(shared.shards[0]!, new AbortController().signal);
+      const iterator = abandoned.records(planColumns(abandoned.columns), format)[Symbol.asyncIterator]();
+      expect((await iterator.next()).done).toBe(false);
+      await abandoned.close(); // the consumer is gone (another shard failed, say) while this one was streaming
+      const parts: Buffer[] = [];
+      for (const shard of shared.shards) parts.push(await recordsOf(await shared.openShard(shard, new AbortController().signal), format));
+      expect(Buffer.concat(parts).equals(single)).toBe(true);
+    } finally {
+      await shared.close();
+    }
+    await until(async () => Number((await sql_(db)).rows[0].count) === 0, 'every session to end');
   });
 });

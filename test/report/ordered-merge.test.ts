@@ -137,6 +137,23 @@ describe('the ordered merge of segments', () => {
     expect(maxAhead).toBeLessThanOrEqual(2);
   });
 
+  it('with one worker and a look-ahead of one, runs only the oldest segment and never writes a spill file', async () => {
+    const data = segments([20, 35, 0, 50, 10], 20_000);
+    const dir = await spillDir();
+    let filesSeen = 0;
+    const inner = producer(data, () => 1);
+    const produce: SegmentProducer = async function* (index, signal) {
+      for await (const chunk of inner(index, signal)) {
+        filesSeen += (await readdir(dir)).length;
+        yield chunk;
+      }
+    };
+    const merge = new OrderedMerge({ segments: data.length, workers: 1, lookAhead: 1, spillDir: dir, spillName: 'run', signal: new AbortController().signal }, produce);
+
+    expect((await collect(merge.body())).equals(Buffer.concat(data.flat()))).toBe(true);
+    expect(filesSeen).toBe(0);
+  });
+
   it('yields nothing for zero segments, and nothing for segments without bytes', async () => {
     const dir = await spillDir();
     const none = new OrderedMerge({ segments: 0, workers: 4, lookAhead: 8, spillDir: dir, spillName: 'run', signal: new AbortController().signal }, producer([], () => 0));

@@ -34,7 +34,8 @@ async function until(condition: () => Promise<boolean>, what: string): Promise<v
 describe('a parallel run of the shipped query', () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await createTestDatabase('parallel', { users: 400, transactions: 30_000, days: 3, until: "'2024-10-06T00:00:00-03:00'::timestamptz" });
+    // One day of 100,000 rows: about 7 MB, more than one 5 MiB part (S3 multipart, several Azure blocks).
+    db = await createTestDatabase('parallel', { users: 400, transactions: 100_000, days: 1, until: "'2024-10-05T00:00:00-03:00'::timestamptz" });
   });
 
   describe.each(worldsOfThisRun())('on $name', (spec) => {
@@ -49,7 +50,8 @@ describe('a parallel run of the shipped query', () => {
       const single = await runInProcess(world, db, { sqlFile: DEFAULT_SQL_FILE, ifExists: 'overwrite', now: NOW });
       expect(single.error).toBeUndefined();
       const reference = (await world.state()).csv!.bytes;
-      expect(single.summary!.rows).toBeGreaterThan(5_000);
+      expect(single.summary!.rows).toBe(100_000);
+      expect(reference.length).toBeGreaterThan(5 * 1024 * 1024);
 
       for (const n of [2, 4, 8]) {
         const run = await runInProcess(world, db, { sqlFile: DEFAULT_SQL_FILE, ifExists: 'overwrite', now: NOW, env: { REPORT_PARALLELISM: String(n), REPORT_SPILL_DIR: spill } });
@@ -85,6 +87,17 @@ describe('a parallel run, at the edges and when things fail (local storage)', ()
   });
   afterAll(async () => world?.close());
 
+  it('publishes the single stream\'s bytes with the cursor engine too', async () => {
+    const spill = await mkdtemp(join(tmpdir(), 'spill-'));
+    const cursor = { REPORT_ENGINE: 'cursor', REPORT_FETCH_ROWS: '97' };
+    const one = await runInProcess(world, db, { sqlFile: DEFAULT_SQL_FILE, ifExists: 'overwrite', now: NOW, env: { ...cursor } });
+    const reference = (await world.state()).csv!.bytes;
+    const four = await runInProcess(world, db, { sqlFile: DEFAULT_SQL_FILE, ifExists: 'overwrite', now: NOW, env: { ...cursor, REPORT_PARALLELISM: '4', REPORT_SPILL_DIR: spill } });
+    expect(one.error ?? four.error).toBeUndefined();
+    expect(one.summary!.rows).toBeGreaterThan(1_000);
+    expect((await world.state()).csv!.bytes.equals(reference)).toBe(true);
+  });
+
   it('writes only the header for an empty window, and equal reports when most shards have no row', async () => {
     const spill = await mkdtemp(join(tmpdir(), 'spill-'));
     // Rows between 10:00 and 10:30 only: every other shard of the day is empty.
@@ -105,6 +118,19 @@ describe('a parallel run, at the edges and when things fail (local storage)', ()
     expect(header.csv!.bytes.toString('utf8')).toBe('data_extracao,nome_usuario,id_transacao,valor_transacao,status_transacao\r\n');
     expect(header.manifest!.rows).toBe(0);
     expect(await readdir(spill)).toEqual([]);
+  });
+
+  it('refuses a query that does not split (a LIMIT) with exit 2, before any shard runs, leaving the previous report', async () => {
+    const limited = await queryFile(db.outDir, 'limited', (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').trimEnd() + '\nLIMIT 10');
+    const one = await runInProcess(world, db, { sqlFile: limited, ifExists: 'overwrite', now: NOW, env: { REPORT_PARALLELISM: '1' } });
+    expect(one.error).toBeUndefined();
+    const published = await world.state();
+    const run = await runInProcess(world, db, { sqlFile: limited, ifExists: 'overwrite', now: NOW, env: { REPORT_PARALLELISM: '4' } });
+    expect(exitCodeOf(run.error), String(run.error)).toBe(ExitCode.invalidInput);
+    expect((run.error as Error).message).toMatch(/LIMIT/);
+    const after = await world.state();
+    expect(after.csv?.bytes).toEqual(published.csv?.bytes);
+    expect(after.manifest).toEqual(published.manifest);
   });
 
   it('when one worker meets bad data mid-stream, publishes nothing, exits 3, cancels the other queries and leaves no spill file', async () => {
@@ -135,7 +161,7 @@ describe('a parallel run, at the edges and when things fail (local storage)', ()
     const slow = await queryFile(
       db.outDir,
       'slow',
-      (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').replace('ORDER BY', "AND (t.criado_em >= :window_start::timestamptz + interval '3 hours' OR pg_sleep(0.02) IS NOT NULL) ORDER BY"),
+      (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').replace('ORDER BY', "AND (t.criado_em::time >= '03:00' OR pg_sleep(0.02) IS NOT NULL) ORDER BY"),
     );
     const controller = new AbortController();
     let spilled = 0;
@@ -163,7 +189,7 @@ describe('a parallel run, at the edges and when things fail (local storage)', ()
     const slow = await queryFile(
       db.outDir,
       'slow-kill',
-      (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').replace('ORDER BY', "AND (t.criado_em >= :window_start::timestamptz + interval '3 hours' OR pg_sleep(0.02) IS NOT NULL) ORDER BY"),
+      (await import('node:fs')).readFileSync(DEFAULT_SQL_FILE, 'utf8').replace('ORDER BY', "AND (t.criado_em::time >= '03:00' OR pg_sleep(0.02) IS NOT NULL) ORDER BY"),
     );
     let killed = 0;
     const killing = until(async () => {
