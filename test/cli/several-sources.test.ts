@@ -87,6 +87,28 @@ describe('daily-report validate with several sources', () => {
   });
 });
 
+describe('the PG* database without REPORT_SOURCES', () => {
+  it('takes its password from PGPASSFILE when PGPASSWORD is not set, as libpq does', async () => {
+    const files = await sourceFiles(eu);
+    const { PGPASSWORD, ...env } = eu.env;
+    const result = await runDailyReport(['validate'], { env: { ...env, PGPASSFILE: files.pgpass } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`database: 127.0.0.1:${eu.endpoint.port}/${eu.name}\nquery: `);
+    // Read with the configuration, not by node-postgres's own (deprecated) pgpass lookup at connect time.
+    expect(result.stderr).not.toContain('pgpass support is deprecated');
+    expectNoSecrets(result);
+  });
+
+  it('refuses, before connecting, a PGPASSFILE other users may read, where node-postgres would silently skip it', async () => {
+    const files = await sourceFiles(eu);
+    await chmod(files.pgpass, 0o644);
+    const { PGPASSWORD, ...env } = eu.env;
+    const result = await runDailyReport(['validate'], { env: { ...env, PGPASSFILE: files.pgpass } });
+    expect(result.code, result.stderr).toBe(ExitCode.invalidInput);
+    expect(errorOf(result).err.message).toContain(`PGPASSFILE: ${files.pgpass} is readable or writable by every user of the machine (mode 0644)`);
+  });
+});
+
 describe('daily-report validate with sources whose schemas drifted', () => {
   it('exits 3 when a contract column has another type in one source, naming the column, both types and both sources', async () => {
     await sql(eu, 'CREATE TABLE drift (valor numeric); GRANT SELECT ON drift TO report_reader');
