@@ -151,7 +151,7 @@ describe('bad source files are exit 2 before any connection', () => {
 });
 
 describe('a report from several sources', () => {
-  it('equals the concatenation of the single-source reports, in REPORT_SOURCES order, with one header (needs the multi-source pipeline, issue 18 part P)', async () => {
+  it('equals the concatenation of the single-source reports, in REPORT_SOURCES order, with one header', async () => {
     const files = await sourceFiles(eu);
     const sqlFile = await queryFile(eu.outDir, 'deterministic', DETERMINISTIC_QUERY);
     const single = async (source: string) => {
