@@ -1,7 +1,7 @@
 import { describe, expect, inject, it } from 'vitest';
 import { COMPLETE, envOf, helm, CHART_DIR, only, renderChart, workerContainer, type K8sObject } from '../support/helm-chart.ts';
 
-/** The chart's `parallelism`: REPORT_PARALLELISM, the spill emptyDir, and the memory formula unless `resources` is set. */
+/** The chart's `parallelism`: REPORT_PARALLELISM, the spill emptyDir, and the memory formula while `resources` are as shipped. */
 
 const HELM = () => inject('kubeTools').helm;
 const render = (...args: string[]) => renderChart(HELM(), [...COMPLETE, ...args]);
@@ -34,14 +34,16 @@ describe("the chart's parallelism", () => {
     [2, '208Mi', '416Mi'],
     [4, '240Mi', '480Mi'],
     [16, '432Mi', '864Mi'],
-  ])('sizes memory by the formula at parallelism %i (request %s, limit %s) when resources are not set', async (n, request, limit) => {
+  ])('sizes memory by the formula at parallelism %i (request %s, limit %s) with the shipped resources', async (n, request, limit) => {
     const container = workerContainer(only((await render('--set', `parallelism=${n}`)).objects, 'CronJob'));
     expect(container.resources).toEqual({ requests: { cpu: '250m', memory: request }, limits: { memory: limit } });
   });
 
-  it('uses resources as given when they are set, whatever the parallelism', async () => {
+  it('uses resources as given when any of them differs from the shipped values, whatever the parallelism', async () => {
     const container = workerContainer(only((await render('--set', 'parallelism=8', '--set', 'resources.requests.memory=1Gi', '--set', 'resources.limits.memory=2Gi')).objects, 'CronJob'));
-    expect(container.resources).toEqual({ requests: { memory: '1Gi' }, limits: { memory: '2Gi' } });
+    expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '1Gi' }, limits: { memory: '2Gi' } });
+    const cpuOnly = workerContainer(only((await render('--set', 'parallelism=8', '--set', 'resources.requests.cpu=1')).objects, 'CronJob'));
+    expect(cpuOnly.resources).toEqual({ requests: { cpu: 1, memory: '192Mi' }, limits: { memory: '384Mi' } });
   });
 
   it.each(['0', '17', '2.5'])('refuses parallelism=%s, naming the value', async (value) => {

@@ -135,11 +135,13 @@ They mirror the product's exit-code table (README "Exit codes"; a test checks th
 {{- end -}}
 
 {{/*
-The worker's resources: `resources` as given, or, when it is empty, the memory formula of
-docs/parallel-extraction.md for `parallelism` (192Mi + 16Mi per extra worker; the limit twice the request).
+The worker's resources: as shipped in values.yaml, the memory formula of docs/parallel-extraction.md
+for `parallelism` (192Mi + 16Mi per extra worker; the limit twice the request: the shipped values at 1);
+changed in any way, `resources` as given.
 */}}
 {{- define "daily-report.resources" -}}
-{{- if .Values.resources -}}
+{{- $shipped := dict "requests" (dict "cpu" "250m" "memory" "192Mi") "limits" (dict "memory" "384Mi") -}}
+{{- if ne (toJson .Values.resources) (toJson $shipped) -}}
 {{- toYaml .Values.resources -}}
 {{- else -}}
 {{- $request := add 192 (mul 16 (sub (int .Values.parallelism) 1)) -}}
