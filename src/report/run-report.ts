@@ -12,12 +12,14 @@ import type { ReportStorage, StoredObject } from '../storage/report-storage.ts';
 import { ATTR, SPAN } from '../telemetry/names.ts';
 import { inSpan, inSpanUnder, startPhase } from '../telemetry/spans.ts';
 import { VERSION } from '../version.ts';
+import { compressedKey, compressSegment, reportContentType, CSV_CONTENT_TYPE } from './report-compression.ts';
 import { reportKey } from './report-key.ts';
 import { reportQuery } from './report-query.ts';
 import { buildManifest, manifestBytes, manifestKey } from './report-manifest.ts';
 import { formatInstant, reportWindow, todayIn, type ReportWindow } from './report-window.ts';
 
-export const CONTENT_TYPE = 'text/csv; charset=utf-8';
+/** The plain CSV's type (a dry run's file); a published report's is `reportContentType(compression)`. */
+export const CONTENT_TYPE = CSV_CONTENT_TYPE;
 
 export interface RunReportInput {
   readonly config: Config;
@@ -48,6 +50,7 @@ export interface RunSummary {
   readonly key: string;
   readonly location: string;
   readonly rows: number;
+  /** The object as stored (compressed with REPORT_COMPRESSION), as in the manifest. */
   readonly bytes: number;
   readonly sha256: string;
   readonly durationMs: number;
@@ -70,8 +73,10 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
   const zone = config.report.timezone;
   const reportDate = config.report.date ?? todayIn(zone, now());
   const window = reportWindow(reportDate, zone);
-  const key = reportKey(config.report.keyTemplate, reportDate);
   const dryRun = input.dryRun !== undefined;
+  // A dry run writes plain CSV, for people to read; a publish stores what REPORT_COMPRESSION asks.
+  const compression = dryRun ? 'none' : config.report.compression;
+  const key = compressedKey(reportKey(config.report.keyTemplate, reportDate), config.report.compression);
   const location = input.dryRun ? input.dryRun.location : storage.locate(key);
   const log = logger.child({ run_id: runId, report_date: reportDate });
   const base = { runId, reportDate, window, key, location };
@@ -128,21 +133,26 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     const opened = performance.now();
     const database = databaseAttributes(config);
     const session = await inSpan(SPAN.connect, { ...database, [ATTR.engine]: query.engine }, () => source.open(query, signal));
-    const tally: Tally = { bytes: 0, hash: createHash('sha256') };
+    // `plain` counts the CSV, `tally` the object as stored: the same one without compression.
+    const plain: Tally = { bytes: 0, hash: createHash('sha256') };
+    const tally: Tally = compression === 'none' ? plain : { bytes: 0, hash: createHash('sha256') };
     const progress = setInterval(() => logProgress(log, tally, session, opened), config.report.progressIntervalMs).unref();
     let object: StoredObject | undefined;
     let sha256 = '';
     try {
       log.info({ phase: 'connect', database: source.label, engine: query.engine, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, 'snapshot open, query described');
       // The extraction and the upload run at once (the upload pulls the CSV as it is produced): two sibling spans.
-      const body = encodeReport(session, config, tally, startPhase(SPAN.extract, { ...database, [ATTR.engine]: query.engine }));
+      const csv = encodeReport(session, config, plain, startPhase(SPAN.extract, { ...database, [ATTR.engine]: query.engine }));
+      // Compression (REPORT_COMPRESSION): the report's one segment through its own gzip member / zstd
+      // frame; the publisher sees, counts and verifies the compressed bytes.
+      const body = compression === 'none' ? csv : counted(compressSegment(csv, compression), tally);
       await inSpan(SPAN.upload, { [ATTR.provider]: dryRun ? 'dry-run' : storage.provider, [ATTR.key]: key }, async (span) => {
         if (input.dryRun) await input.dryRun.write(body, signal);
         else {
           const published = await publisher!.publish({
             body,
             signal,
-            contentType: CONTENT_TYPE,
+            contentType: reportContentType(compression),
             metadata,
             bytes: () => tally.bytes,
             manifest: (csv, csvLocation) => {
@@ -150,6 +160,7 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
               return manifestBytes(
                 buildManifest({
                   key, window, extractedAt, rows: session.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId, traceId,
+                  compression, uncompressedBytes: plain.bytes, uncompressedSha256: compression === 'none' ? sha256 : plain.hash.copy().digest('hex'),
                   object: { provider: storage.provider, location: csvLocation, etag: csv.etag, version_id: csv.versionId ?? null, inode: csv.inode ?? null, mtime_ns: csv.mtimeNs ?? null },
                 }),
               );
@@ -164,7 +175,7 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
       clearInterval(progress);
       await session.close();
     }
-    log.info({ phase: 'extract', rows: session.rows, bytes: tally.bytes, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
+    log.info({ phase: 'extract', rows: session.rows, bytes: tally.bytes, ...(compression === 'none' ? {} : { compression, uncompressed_bytes: plain.bytes }), duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
     if (!dryRun) log.info({ phase: 'manifest', location: storage.locate(manifestKey(key)), etag: object?.etag }, 'manifest published');
 
     sha256 ||= tally.hash.digest('hex');
@@ -234,6 +245,15 @@ async function* encodeReport(session: ReportSession, config: Config, tally: Tall
   } finally {
     phase.span.setAttributes({ [ATTR.rows]: session.rows, [ATTR.bytes]: tally.bytes });
     phase.end(failure);
+  }
+}
+
+/** Counts (and hashes) the bytes as they pass: the compressed object, when the report is compressed. */
+async function* counted(chunks: AsyncIterable<Uint8Array>, tally: Tally): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    tally.bytes += chunk.length;
+    tally.hash.update(chunk);
+    yield chunk;
   }
 }
 
