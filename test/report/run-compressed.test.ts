@@ -10,7 +10,7 @@ import { directS3Client } from '../support/s3-test-config.ts';
 import { S3_TEST_CREDENTIALS, type S3TestServer } from '../support/storage-servers.ts';
 import { DECODERS, decompressWith } from '../support/decompress-tools.ts';
 import { expectRefusedBeforeAnyIo } from '../support/refused-run.ts';
-import { expectNoSecrets, filesIn, queryFile, summaryOf } from '../support/report-files.ts';
+import { errorOf, expectNoSecrets, filesIn, queryFile, summaryOf } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 
@@ -191,6 +191,28 @@ describe('REPORT_COMPRESSION on the local provider', () => {
     expect(summaryOf(result).key).toBe('gz/r_20241005.csv.gz');
     const stored = await readFile(join(db.outDir, 'gz/r_20241005.csv.gz'));
     expect(decompressWith('gzip CLI', stored).toString('utf8')).toMatch(/^data_extracao,nome_usuario,id_transacao,valor_transacao,status_transacao\r\n/);
+  });
+
+  it('validate checks the storage under the compressed key, the one whose lock the run will take', async () => {
+    const result = await runDailyReport(['validate', '--date', REPORT_DATE], { env: { ...db.env, REPORT_COMPRESSION: 'zstd' } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^storage: .*relatorio_20241005\.csv\.zst: ok$/m);
+  });
+
+  it('a query failing mid-stream fails a compressed run exactly as an uncompressed one (same exit code and error class), publishing nothing', async () => {
+    const failing = await queryFile(db.outDir, 'failing', `
+      SELECT :extracted_at::timestamptz AS data_extracao, repeat('x', 200) || g AS nome_usuario, g AS id_transacao,
+             CASE WHEN g = 40000 THEN 1 / (g - g) ELSE g END AS valor_transacao, 'ok' AS status_transacao
+      FROM generate_series(1, 50000) g`);
+    const outcome = async (compression: string) => {
+      const dir = await mkdtemp(join(tmpdir(), 'daily-report-failing-'));
+      const result = await runDailyReport(['run', '--date', REPORT_DATE], { env: { ...db.env, LOCAL_STORAGE_DIR: dir, REPORT_SQL_FILE: failing, REPORT_COMPRESSION: compression } });
+      return { code: result.code, class: errorOf(result).err.class, files: (await filesIn(dir)).filter((f) => !f.endsWith('.lock')) };
+    };
+    const plain = await outcome('none');
+    expect(plain.code).not.toBe(0);
+    for (const compression of ['gzip', 'zstd']) expect(await outcome(compression), compression).toEqual(plain);
+    expect(plain.files).toEqual([]);
   });
 
   it('a dry run writes plain CSV whatever REPORT_COMPRESSION says', async () => {
