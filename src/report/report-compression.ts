@@ -55,7 +55,7 @@ export async function* compressSegment(chunks: AsyncIterable<Uint8Array>, compre
     yield* chunks;
     return;
   }
-  const source = Readable.from(chunks, { objectMode: false });
+  const source = Readable.from(batched(chunks, BATCH_BYTES), { objectMode: false });
   source.on('error', (error) => compressor.destroy(error));
   source.pipe(compressor);
   try {
@@ -65,6 +65,33 @@ export async function* compressSegment(chunks: AsyncIterable<Uint8Array>, compre
     source.destroy();
     compressor.destroy();
   }
+}
+
+/**
+ * Each write to a zlib stream is a round trip to libuv's thread pool. The engines' chunks are large
+ * today (COPY: about 100 KiB each, measured), but fed in chunks of 100 bytes compression was 50×
+ * slower (40 MB: zstd 8.6 s against 0.16 s batched), so whatever a segment's producer yields is
+ * gathered into writes of at least this much first.
+ */
+export const BATCH_BYTES = 64 * 1024;
+
+async function* batched(chunks: AsyncIterable<Uint8Array>, bytes: number): AsyncGenerator<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of chunks) {
+    if (chunk.length >= bytes && size === 0) {
+      yield chunk;
+      continue;
+    }
+    pending.push(chunk);
+    size += chunk.length;
+    if (size >= bytes) {
+      yield Buffer.concat(pending, size);
+      pending = [];
+      size = 0;
+    }
+  }
+  if (size > 0) yield Buffer.concat(pending, size);
 }
 
 export function compressionSuffix(compression: Compression): string {
