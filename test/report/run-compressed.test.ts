@@ -215,6 +215,30 @@ describe('REPORT_COMPRESSION on the local provider', () => {
     expect(plain.files).toEqual([]);
   });
 
+  it.each(['gzip', 'zstd'])('on SIGTERM mid-extraction with %s, exits 143 within 10 s and leaves nothing', async (compression) => {
+    const slow = await queryFile(db.outDir, 'slow', `
+      SELECT :extracted_at::timestamptz AS data_extracao, md5(g::text) || g AS nome_usuario, g AS id_transacao, g * 0.01 AS valor_transacao,
+             CASE WHEN g % 1000 = 0 THEN (SELECT 'ok' FROM pg_sleep(0.1 + g * 0)) ELSE 'ok' END AS status_transacao
+      FROM generate_series(1, 100000) AS g`);
+    const dir = await mkdtemp(join(tmpdir(), 'daily-report-sigterm-'));
+    let signalled = 0;
+    const result = await runDailyReport(['run', '--date', REPORT_DATE], {
+      env: { ...db.env, LOCAL_STORAGE_DIR: dir, REPORT_SQL_FILE: slow, REPORT_COMPRESSION: compression, REPORT_FETCH_ROWS: '200', REPORT_PROGRESS_INTERVAL: '100ms' },
+      // Strike once rows are flowing through the compressor (the first progress line with rows).
+      onSpawn: (child) =>
+        child.stderr!.on('data', (chunk: Buffer) => {
+          if (signalled === 0 && /"msg":"extracting"/.test(chunk.toString('utf8')) && /"rows":[1-9]/.test(chunk.toString('utf8'))) {
+            signalled = Date.now();
+            child.kill('SIGTERM');
+          }
+        }),
+    });
+    expect(signalled, 'the run never got to extracting').toBeGreaterThan(0);
+    expect(result.code, result.stderr).toBe(143);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(await filesIn(dir)).toEqual([]);
+  });
+
   it('a dry run writes plain CSV whatever REPORT_COMPRESSION says', async () => {
     const result = await runDailyReport(['run', '--date', REPORT_DATE, '--dry-run'], { env: { ...db.env, REPORT_COMPRESSION: 'gzip' } });
     expect(result.code, result.stderr).toBe(0);
