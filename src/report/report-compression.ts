@@ -1,5 +1,5 @@
 import { Readable, type Transform } from 'node:stream';
-import { constants, createGzip, createZstdCompress } from 'node:zlib';
+import { constants, createGzip, createZstdCompress, type Gzip, type ZstdCompress } from 'node:zlib';
 import type { ReportCompression } from '../config/config.ts';
 
 /**
@@ -33,6 +33,10 @@ const CONTENT_TYPES: Readonly<Record<Compression, string>> = { none: CSV_CONTENT
 
 /** A fresh compressor for one segment (one gzip member / one zstd frame); undefined for 'none'. */
 export function segmentCompressor(compression: Compression): Transform | undefined {
+  return zlibCompressor(compression);
+}
+
+function zlibCompressor(compression: Compression): Gzip | ZstdCompress | undefined {
   switch (compression) {
     case 'none':
       return undefined;
@@ -50,49 +54,45 @@ export function segmentCompressor(compression: Compression): Transform | undefin
  * upload) closes `chunks`, so its cursor and transaction are released.
  */
 export async function* compressSegment(chunks: AsyncIterable<Uint8Array>, compression: Compression): AsyncGenerator<Uint8Array> {
-  const compressor = segmentCompressor(compression);
+  const compressor = zlibCompressor(compression);
   if (compressor === undefined) {
     yield* chunks;
     return;
   }
-  const source = Readable.from(batched(chunks, BATCH_BYTES), { objectMode: false });
+  // Each write is a round trip to libuv's thread pool: fine for the engines' chunks (COPY's are about
+  // 100 KiB, measured), 50× slower for 100-byte ones (40 MB with zstd: 8.6 s against 0.16 s) — a
+  // producer of tiny chunks should gather them first. (Gathering here would hold back the flush below.)
+  const source = Readable.from(chunks, { objectMode: false });
   source.on('error', (error) => compressor.destroy(error));
   source.pipe(compressor);
+  // A compressor emits nothing until it has a buffer's worth (16 KiB compressed: 100 KiB to MBs of
+  // CSV). Rows that trickle in would then not reach the upload for minutes — the publisher's stall
+  // watchdog (2 × STORAGE_REQUEST_TIMEOUT) would take that for a hung upload. So input that has
+  // waited FLUSH_AFTER_MS is flushed out (a sync flush: the member / frame goes on).
+  let outputAt = performance.now();
+  let flushedInput = 0;
+  const flusher = setInterval(() => {
+    const consumed = compressor.bytesWritten;
+    if (consumed > flushedInput && performance.now() - outputAt >= FLUSH_AFTER_MS && !compressor.writableEnded && !compressor.destroyed) {
+      flushedInput = consumed;
+      compressor.flush(compression === 'gzip' ? constants.Z_SYNC_FLUSH : constants.ZSTD_e_flush, () => undefined);
+    }
+  }, FLUSH_AFTER_MS / 2).unref();
   try {
-    for await (const chunk of compressor) yield chunk as Buffer;
+    for await (const chunk of compressor) {
+      outputAt = performance.now();
+      yield chunk as Buffer;
+    }
   } finally {
+    clearInterval(flusher);
     source.unpipe(compressor);
     source.destroy();
     compressor.destroy();
   }
 }
 
-/**
- * Each write to a zlib stream is a round trip to libuv's thread pool. The engines' chunks are large
- * today (COPY: about 100 KiB each, measured), but fed in chunks of 100 bytes compression was 50×
- * slower (40 MB: zstd 8.6 s against 0.16 s batched), so whatever a segment's producer yields is
- * gathered into writes of at least this much first.
- */
-export const BATCH_BYTES = 64 * 1024;
-
-async function* batched(chunks: AsyncIterable<Uint8Array>, bytes: number): AsyncGenerator<Uint8Array> {
-  let pending: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of chunks) {
-    if (chunk.length >= bytes && size === 0) {
-      yield chunk;
-      continue;
-    }
-    pending.push(chunk);
-    size += chunk.length;
-    if (size >= bytes) {
-      yield Buffer.concat(pending, size);
-      pending = [];
-      size = 0;
-    }
-  }
-  if (size > 0) yield Buffer.concat(pending, size);
-}
+/** Input held this long without output is flushed; far below the smallest stall timeout (2 × 1 s). */
+export const FLUSH_AFTER_MS = 500;
 
 export function compressionSuffix(compression: Compression): string {
   return SUFFIXES[compression];

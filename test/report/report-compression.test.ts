@@ -1,4 +1,4 @@
-import { gunzipSync, zstdDecompressSync } from 'node:zlib';
+import { createGunzip, createZstdDecompress, gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import {
   compressedKey,
@@ -46,6 +46,32 @@ describe.each(['gzip', 'zstd'] as const)('%s report segments', (compression) => 
     expect(empty.length).toBeGreaterThan(0);
     for (const decoder of DECODERS[compression]) expect(decompressWith(decoder, empty).length, decoder).toBe(0);
   });
+
+  it("rows that trickle in reach the reader before the source goes on (flushed), not only once 16 KiB of output piled up", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    async function* trickle() {
+      yield Buffer.from(HEADER + records(0, 3));
+      await gate; // the source waits until the reader has seen those rows
+      yield Buffer.from(records(3, 3));
+    }
+    const output: Uint8Array[] = [];
+    const reader = compression === 'gzip' ? createGunzip() : createZstdDecompress();
+    const decoded: Buffer[] = [];
+    reader.on('data', (chunk: Buffer) => {
+      decoded.push(chunk);
+      if (Buffer.concat(decoded).toString('utf8') === HEADER + records(0, 3)) release();
+    });
+    for await (const chunk of compressSegment(trickle(), compression)) {
+      output.push(chunk);
+      reader.write(chunk);
+    }
+    reader.end();
+    await new Promise((resolve) => reader.on('end', resolve));
+    expect(Buffer.concat(decoded).toString('utf8')).toBe(HEADER + records(0, 6));
+    // Still one member / frame, which every outside decoder reads whole.
+    for (const decoder of DECODERS[compression]) expect(decompressWith(decoder, Buffer.concat(output)).toString('utf8'), decoder).toBe(HEADER + records(0, 6));
+  }, 20_000);
 
   it('each call gives a fresh compressor', () => {
     const a = segmentCompressor(compression)!;
