@@ -1,11 +1,11 @@
 import type { Argv, CommandModule } from 'yargs';
-import type { StorageConfig } from '../config/config.ts';
 import { loadStorageConfig } from '../loader/load-config.ts';
 import { ExitCode } from '../errors.ts';
 import { backfill, type BackfillResult } from '../ops/backfill.ts';
 import { datesBetween } from '../ops/date-range.ts';
+import { publishedDates } from '../ops/published-dates.ts';
+import { compressedKey } from '../report/report-compression.ts';
 import { reportKey } from '../report/report-key.ts';
-import { manifestKey } from '../report/report-manifest.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import { withCluster, type CommandContext } from './command-context.ts';
 import { clusterOptions, pollIntervalMs, type CommandDone } from './options.ts';
@@ -35,7 +35,11 @@ export async function backfillCommand(args: BackfillArgs, context: CommandContex
     const cronJob = await jobs.cronJob(args.cronjob);
     rejectFutureDates(dates, cronJob.spec?.timeZone ?? 'Etc/UTC');
 
-    const published = where ? await publishedDates(dates, where, context.signal) : new Set<string>();
+    const published = where ? await publishedDates(await createStorage(where.storage), dates, where, context.signal) : new Map<string, string>();
+    for (const [date, key] of published) {
+      const configured = compressedKey(reportKey(where!.keyTemplate, date), where!.compression);
+      if (key !== configured) logger.info({ report_date: date, key, configured_key: configured }, `${date} is published as ${key}, not as ${configured} (REPORT_COMPRESSION=${where!.compression}): not run again; a backfill without --missing-only republishes it`);
+    }
     const todo = dates.filter((date) => !published.has(date));
     logger.info({ dates: dates.length, already_published: published.size, to_run: todo.length, parallel: args.parallel }, 'backfill started');
 
@@ -58,17 +62,6 @@ export async function backfillCommand(args: BackfillArgs, context: CommandContex
   });
 }
 
-/** Dates whose report and manifest are already published, asked of the storage provider the job uses. */
-async function publishedDates(dates: readonly string[], { storage: settings, keyTemplate }: { storage: StorageConfig; keyTemplate: string }, signal: AbortSignal): Promise<Set<string>> {
-  const storage = await createStorage(settings);
-  const published = new Set<string>();
-  for (const date of dates) {
-    // The manifest is written last: it is what makes a report published.
-    if (await storage.exists(manifestKey(reportKey(keyTemplate, date)), signal)) published.add(date);
-  }
-  return published;
-}
-
 export function backfillCommandModule(context: CommandContext, done: CommandDone): CommandModule<object, BackfillArgs> {
   return {
     command: 'backfill',
@@ -78,7 +71,7 @@ export function backfillCommandModule(context: CommandContext, done: CommandDone
         .option('from', { type: 'string', demandOption: true, describe: 'First report date YYYY-MM-DD' })
         .option('to', { type: 'string', demandOption: true, describe: 'Last report date YYYY-MM-DD (included)' })
         .option('parallel', { type: 'number', default: 1, describe: 'Jobs active at once (each reads the production database)' })
-        .option('missing-only', { type: 'boolean', default: false, describe: 'Skip dates already published (asks the storage configured by STORAGE_PROVIDER & co.)' })
+        .option('missing-only', { type: 'boolean', default: false, describe: 'Skip dates already published, in any REPORT_COMPRESSION (asks the storage configured by STORAGE_PROVIDER & co.)' })
         .option('max-days', { type: 'number', default: 31, describe: 'Refuse longer ranges unless --yes' })
         .option('yes', { type: 'boolean', default: false, describe: 'Confirm a range longer than --max-days' })
         .example('$0 backfill --from 2024-10-01 --to 2024-10-07', 'regenerate a week, one day at a time')

@@ -4,6 +4,7 @@ import { redactUrl } from '../config/redaction.ts';
 import { exitCodeOf, ExitCode, messageOf, PERMANENT_EXIT_CODES, ReportContractViolated } from '../errors.ts';
 import { createReportSources } from '../extract/report-sources.ts';
 import { preflightStorage } from '../publish/storage-preflight.ts';
+import { compressedKey } from '../report/report-compression.ts';
 import { reportKey } from '../report/report-key.ts';
 import { requestBoundMs } from '../report/run-report.ts';
 import { todayIn } from '../report/report-window.ts';
@@ -76,7 +77,8 @@ export async function validateCommand(args: ValidateArgs, context: CommandContex
  * extraction. A lock another run holds is not a failure of the storage: it is printed as a note.
  */
 export async function checkStorage(config: Config, signal: AbortSignal, create: (config: StorageConfig) => Promise<ReportStorage> = createStorage): Promise<StorageCheck> {
-  const key = reportKey(config.report.keyTemplate, config.report.date ?? todayIn(config.report.timezone));
+  // The key (and so the lock) the run will publish under, compressed suffix included.
+  const key = compressedKey(reportKey(config.report.keyTemplate, config.report.date ?? todayIn(config.report.timezone)), config.report.compression);
   let location: string = config.storage.provider;
   try {
     const storage = await create(config.storage);

@@ -14,6 +14,8 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const REPORT_ENGINES = ['copy', 'cursor'] as const;
 export type ReportEngine = (typeof REPORT_ENGINES)[number];
+export const REPORT_COMPRESSIONS = ['none', 'gzip', 'zstd'] as const;
+export type ReportCompression = (typeof REPORT_COMPRESSIONS)[number];
 export const S3_CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'SHA256', 'NONE'] as const;
 export const S3_SSE_MODES = ['AES256', 'aws:kms', 'none'] as const;
 export const WEBHOOK_FORMATS = ['generic', 'slack', 'teams'] as const;
@@ -57,6 +59,8 @@ export interface ReportConfig {
   readonly engine: ReportEngine;
   readonly fetchRows: number;
   readonly keyTemplate: string;
+  /** How the published object is compressed (its key then ends in .gz / .zst). */
+  readonly compression: ReportCompression;
   readonly ifExists: IfExists;
   readonly progressIntervalMs: number;
   /** Workers extracting at once (REPORT_PARALLELISM); 1 with one source is today's single stream. */

@@ -1,4 +1,5 @@
-import type { AlertsConfig, Config, StorageConfig } from '../config/config.ts';
+import type { AlertsConfig, Config, ReportCompression, StorageConfig } from '../config/config.ts';
+import { checkKeyCompression } from '../report/report-settings.ts';
 import { rememberSecret } from '../config/redaction.ts';
 import type { BuildContext, Command, Setting, SettingsDomain, SettingsSpec } from '../config/setting.ts';
 import { ConfigurationIsInvalid, RunWasTerminated } from '../errors.ts';
@@ -58,9 +59,14 @@ export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<C
  * Where reports are published (storage and key template), for `backfill --missing-only`, which
  * looks at the bucket without running the job: the same spec, only the settings it needs.
  */
-export async function loadStorageConfig(env: Env, options: LoadOptions = {}): Promise<{ storage: StorageConfig; keyTemplate: string; warnings: readonly string[] }> {
+export async function loadStorageConfig(env: Env, options: LoadOptions = {}): Promise<{ storage: StorageConfig; keyTemplate: string; compression: ReportCompression; warnings: readonly string[] }> {
   const loaded = await load(env, 'backfill', options);
-  return deepFreeze({ storage: loaded.built.storage!, keyTemplate: loaded.values.get('REPORT_KEY_TEMPLATE') as string, warnings: loaded.warnings });
+  return deepFreeze({
+    storage: loaded.built.storage!,
+    keyTemplate: loaded.values.get('REPORT_KEY_TEMPLATE') as string,
+    compression: loaded.values.get('REPORT_COMPRESSION') as ReportCompression,
+    warnings: loaded.warnings,
+  });
 }
 
 /** The alert settings alone, for telling people about a run whose configuration failed. */
@@ -145,6 +151,10 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
   for (const name of COMMAND_DOMAINS[command]) {
     const domain = DOMAINS[name] as SettingsDomain<SettingsSpec, unknown>;
     built[name] = domain.build(Object.fromEntries(Object.keys(domain.spec).map((key) => [key, values.get(key) ?? domain.spec[key]!.default])) as never, context);
+  }
+  // The report domain checks its key template against the compression; a command that reads both without building it (backfill) checks here.
+  if (!COMMAND_DOMAINS[command].includes('report') && values.has('REPORT_COMPRESSION')) {
+    checkKeyCompression(values.get('REPORT_KEY_TEMPLATE') as string, values.get('REPORT_COMPRESSION') as ReportCompression, context);
   }
   for (const [name, path] of options.publishes === false ? [] : directories) {
     signal.throwIfAborted();

@@ -1,4 +1,4 @@
-import type { CsvConfig } from '../config/config.ts';
+import type { CsvConfig, ReportCompression } from '../config/config.ts';
 import { REPORT_COLUMNS } from '../csv/report-contract.ts';
 import { VERSION } from '../version.ts';
 import type { ReportWindow } from './report-window.ts';
@@ -19,9 +19,19 @@ export interface ReportManifest {
   readonly window_end: string;
   readonly extracted_at: string;
   readonly rows: number;
+  /** Bytes of the object as stored (compressed when `compression` is not none): what a download gives. */
   readonly bytes: number;
-  /** Lowercase hex SHA-256 of the CSV's bytes. */
+  /** Lowercase hex SHA-256 of the object as stored: `sha256sum` of the downloaded file. */
   readonly sha256: string;
+  /** `none`, `gzip` or `zstd` (docs/compression.md). */
+  readonly compression: ReportCompression;
+  /**
+   * The CSV's bytes and SHA-256 once decompressed; equal to `bytes` and `sha256` with `none`. The
+   * SHA-256 is null for a gzip report compressed in segments by several workers: its plain CSV never
+   * exists in order in one place (each member's CRC-32 still checks what gunzip gives).
+   */
+  readonly uncompressed_bytes: number;
+  readonly uncompressed_sha256: string | null;
   readonly columns: readonly string[];
   readonly delimiter: string;
   readonly bom: boolean;
@@ -85,6 +95,9 @@ export interface ManifestFacts {
   readonly rows: number;
   readonly bytes: number;
   readonly sha256: string;
+  readonly compression: ReportCompression;
+  readonly uncompressedBytes: number;
+  readonly uncompressedSha256: string | null;
   readonly csv: CsvConfig;
   readonly querySha256: string;
   readonly runId: string;
@@ -104,6 +117,9 @@ export function buildManifest(facts: ManifestFacts): ReportManifest {
     rows: facts.rows,
     bytes: facts.bytes,
     sha256: facts.sha256,
+    compression: facts.compression,
+    uncompressed_bytes: facts.uncompressedBytes,
+    uncompressed_sha256: facts.uncompressedSha256,
     columns: [...REPORT_COLUMNS],
     delimiter: facts.csv.delimiter,
     bom: facts.csv.bom,

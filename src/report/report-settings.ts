@@ -1,8 +1,9 @@
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { IF_EXISTS, REPORT_ENGINES, type CsvConfig, type ReportConfig } from '../config/config.ts';
+import { IF_EXISTS, REPORT_COMPRESSIONS, REPORT_ENGINES, type CsvConfig, type ReportCompression, type ReportConfig } from '../config/config.ts';
 import { defineSettings, duration, fileText, flag, keyPathProblems, oneOf, text, wholeNumber, type BuildContext, type SettingsDomain } from '../config/setting.ts';
 import { PARAMETER_NAMES, positionalParameters, unknownParameterNames } from '../extract/named-parameters.ts';
+import { keyCompressionProblem } from './report-compression.ts';
 import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from './report-key.ts';
 import { isReportDate, isTimezone, processTimezone, processTimezoneProblem, REPORT_DATE_RULE, todayIn } from './report-window.ts';
 
@@ -45,6 +46,10 @@ export const REPORT_SETTINGS = defineSettings({
     },
     doc: 'Object key; placeholders `{YYYYMMDD}`, `{YYYY-MM-DD}`, `{YYYY}`, `{MM}`, `{DD}`. Must contain the date; no leading or trailing `/`, no `..`.',
   }),
+  REPORT_COMPRESSION: oneOf({
+    values: REPORT_COMPRESSIONS, default: 'none', commands: ['run', 'validate', 'backfill'],
+    doc: '`gzip` or `zstd` compresses the published report: the key gains `.gz` / `.zst`, the manifest gives the stored (compressed) `sha256`/`bytes` and the uncompressed ones ([compression.md](compression.md)). A dry run writes plain CSV.',
+  }),
   REPORT_IF_EXISTS: oneOf({ values: IF_EXISTS, default: 'overwrite', doc: 'When the report already exists: `overwrite` (atomically), `skip` (exit 0, no database work), `fail` (exit 5).' }),
   REPORT_PARALLELISM: wholeNumber({
     min: 1, max: MAX_PARALLELISM, example: 4, default: '1',
@@ -79,6 +84,7 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
     // the first word (`syntax error at or near "SELECT"` with an invisible character): it is not SQL.
     const sqlText = context.failed('REPORT_SQL_FILE') ? '' : v.REPORT_SQL_FILE.text.replace(/^\uFEFF/, '');
     if (!context.failed('REPORT_SQL_FILE')) checkQuery(v.REPORT_SQL_FILE.path, sqlText, context);
+    checkKeyCompression(v.REPORT_KEY_TEMPLATE, v.REPORT_COMPRESSION, context);
     return {
       report: {
         date,
@@ -88,6 +94,7 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
         engine: v.REPORT_ENGINE,
         fetchRows: v.REPORT_FETCH_ROWS,
         keyTemplate: v.REPORT_KEY_TEMPLATE,
+        compression: v.REPORT_COMPRESSION,
         ifExists: v.REPORT_IF_EXISTS,
         progressIntervalMs: v.REPORT_PROGRESS_INTERVAL,
         parallelism: v.REPORT_PARALLELISM,
@@ -117,6 +124,13 @@ function processZone(context: BuildContext): string | undefined {
     return undefined;
   }
   return processTimezone(context.env);
+}
+
+/** A template ending in .gz or .zst names the compression: it must be the configured one (also for `backfill`, which builds no report domain). */
+export function checkKeyCompression(template: string, compression: ReportCompression, context: Pick<BuildContext, 'failed' | 'problem'>): void {
+  if (context.failed('REPORT_KEY_TEMPLATE') || context.failed('REPORT_COMPRESSION')) return;
+  const problem = keyCompressionProblem(template, compression);
+  if (problem !== undefined) context.problem('REPORT_COMPRESSION', problem);
 }
 
 function checkQuery(file: string, sql: string, context: BuildContext): void {

@@ -13,14 +13,16 @@ import { ATTR, SPAN } from '../telemetry/names.ts';
 import { inSpan, inSpanUnder, startPhase } from '../telemetry/spans.ts';
 import { VERSION } from '../version.ts';
 import type { NamedSource } from './named-source.ts';
+import { compressedKey, compressSegment, reportContentType, CSV_CONTENT_TYPE, type Compression } from './report-compression.ts';
 import { reportKey } from './report-key.ts';
 import { reportQuery } from './report-query.ts';
 import { buildManifest, manifestBytes, manifestKey, type ManifestFacts } from './report-manifest.ts';
-import { encodeSegment } from './segment-encoding.ts';
+import { encodeSegment, type SegmentEncoding } from './segment-encoding.ts';
 import { openSegmentedExtraction } from './segmented-extraction.ts';
 import { formatInstant, reportWindow, todayIn, type ReportWindow } from './report-window.ts';
 
-export const CONTENT_TYPE = 'text/csv; charset=utf-8';
+/** The plain CSV's type (a dry run's file); a published report's is `reportContentType(compression)`. */
+export const CONTENT_TYPE = CSV_CONTENT_TYPE;
 export type { NamedSource } from './named-source.ts';
 
 export interface RunReportInput {
@@ -53,6 +55,7 @@ export interface RunSummary {
   readonly key: string;
   readonly location: string;
   readonly rows: number;
+  /** The object as stored (compressed with REPORT_COMPRESSION), as in the manifest. */
   readonly bytes: number;
   readonly sha256: string;
   readonly durationMs: number;
@@ -78,8 +81,10 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
   const zone = config.report.timezone;
   const reportDate = config.report.date ?? todayIn(zone, now());
   const window = reportWindow(reportDate, zone);
-  const key = reportKey(config.report.keyTemplate, reportDate);
   const dryRun = input.dryRun !== undefined;
+  // A dry run writes plain CSV, for people to read; a publish stores what REPORT_COMPRESSION asks.
+  const compression = dryRun ? 'none' : config.report.compression;
+  const key = compressedKey(reportKey(config.report.keyTemplate, reportDate), config.report.compression);
   const location = input.dryRun ? input.dryRun.location : storage.locate(key);
   const log = logger.child({ run_id: runId, report_date: reportDate });
   const base = { runId, reportDate, window, key, location };
@@ -135,10 +140,19 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     const metadata = { report_date: reportDate, window_start: window.start, window_end: window.end, extracted_at: extractedAt, version: VERSION, run_id: runId };
     const opened = performance.now();
     const database = databaseAttributes(config);
+    // `plain` counts the CSV, `tally` the object as stored: the same one without compression.
+    // gzip: each segment its own member, compressed by its worker; zstd: one frame over the whole
+    // report (segment-encoding.ts says why). A single stream is one segment either way.
+    const plain: Tally = { bytes: 0, hash: createHash('sha256') };
+    const tally: Tally = compression === 'none' ? plain : { bytes: 0, hash: createHash('sha256') };
+    const segmentCompression: Compression = compression === 'gzip' ? 'gzip' : 'none';
+    const streamCompression: Compression = compression === 'zstd' ? 'zstd' : 'none';
+    // Segments compressed by several workers are never one plain stream in order: no plain sha256 then.
+    const plainInOrder = segmentCompression === 'none' || !segmented;
+    const encoding: SegmentEncoding = { compression: segmentCompression, plain: segmentCompression !== 'none' && !segmented ? plain : { bytes: 0 } };
     const extraction = await inSpan(SPAN.connect, { ...database, [ATTR.engine]: query.engine }, () =>
-      segmented ? openSegmented(input, query, runId) : openSingle(input.sources[0]!.source, query, signal),
+      segmented ? openSegmented(input, query, runId, encoding) : openSingle(input.sources[0]!.source, query, signal, encoding),
     );
-    const tally: Tally = { bytes: 0, hash: createHash('sha256') };
     const progress = setInterval(() => logProgress(log, tally, extraction, opened), config.report.progressIntervalMs).unref();
     let object: StoredObject | undefined;
     let sha256 = '';
@@ -146,14 +160,17 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     try {
       log.info({ phase: 'connect', ...extraction.facts, engine: query.engine, duration_ms: elapsed(opened), extracted_at: extractedAt, query_sha256: querySha256(config) }, extraction.opened);
       // The extraction and the upload run at once (the upload pulls the CSV as it is produced): two sibling spans.
-      const body = countReport(extraction, config, tally, startPhase(SPAN.extract, { ...database, [ATTR.engine]: query.engine }));
+      let stored: AsyncIterable<Buffer> = extraction.body(config);
+      if (compression !== 'none' && segmentCompression === 'none') stored = counted(stored, plain);
+      if (streamCompression !== 'none') stored = compressSegment(stored, streamCompression) as AsyncIterable<Buffer>;
+      const body = countReport(stored, extraction, tally, startPhase(SPAN.extract, { ...database, [ATTR.engine]: query.engine }));
       await inSpan(SPAN.upload, { [ATTR.provider]: dryRun ? 'dry-run' : storage.provider, [ATTR.key]: key }, async (span) => {
         if (input.dryRun) await input.dryRun.write(body, signal);
         else {
           const published = await publisher!.publish({
             body,
             signal,
-            contentType: CONTENT_TYPE,
+            contentType: reportContentType(compression),
             metadata,
             bytes: () => tally.bytes,
             manifest: (csv, csvLocation) => {
@@ -161,6 +178,9 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
               return manifestBytes(
                 buildManifest({
                   key, window, extractedAt, rows: extraction.rows, bytes: tally.bytes, sha256, csv: config.csv, querySha256: querySha256(config), runId, traceId,
+                  compression,
+                  uncompressedBytes: segmentCompression !== 'none' ? encoding.plain.bytes : plain.bytes,
+                  uncompressedSha256: compression === 'none' ? sha256 : plainInOrder ? plain.hash.copy().digest('hex') : null,
                   object: { provider: storage.provider, location: csvLocation, etag: csv.etag, version_id: csv.versionId ?? null, inode: csv.inode ?? null, mtime_ns: csv.mtimeNs ?? null },
                   ...extraction.manifest(),
                 }),
@@ -176,7 +196,8 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
       clearInterval(progress);
       await extraction.close();
     }
-    log.info({ phase: 'extract', rows: extraction.rows, bytes: tally.bytes, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
+    const uncompressed = compression === 'none' ? {} : { compression, uncompressed_bytes: segmentCompression !== 'none' ? encoding.plain.bytes : plain.bytes };
+    log.info({ phase: 'extract', rows: extraction.rows, bytes: tally.bytes, ...uncompressed, duration_ms: elapsed(opened) }, dryRun ? 'report written' : 'report uploaded');
     if (!dryRun) log.info({ phase: 'manifest', location: storage.locate(manifestKey(key)), etag: object?.etag }, 'manifest published');
 
     sha256 ||= tally.hash.digest('hex');
@@ -239,7 +260,7 @@ interface Extraction {
   close(): Promise<void>;
 }
 
-async function openSingle(source: ReportSource, query: ReportQuery, signal: AbortSignal): Promise<Extraction> {
+async function openSingle(source: ReportSource, query: ReportQuery, signal: AbortSignal, encoding: SegmentEncoding): Promise<Extraction> {
   const session = await source.open(query, signal);
   return {
     get rows() {
@@ -247,15 +268,15 @@ async function openSingle(source: ReportSource, query: ReportQuery, signal: Abor
     },
     facts: { database: source.label },
     opened: 'snapshot open, query described',
-    body: (config) => singleStream(session, config),
+    body: (config) => singleStream(session, config, encoding),
     manifest: () => ({}),
     close: () => session.close(),
   };
 }
 
-async function openSegmented(input: RunReportInput, query: ReportQuery, runId: string): Promise<Extraction> {
+async function openSegmented(input: RunReportInput, query: ReportQuery, runId: string, encoding: SegmentEncoding): Promise<Extraction> {
   const { config, sources, signal } = input;
-  const segmented = await openSegmentedExtraction({ config, sources, query, runId, signal });
+  const segmented = await openSegmentedExtraction({ config, sources, query, runId, signal, encoding });
   return {
     get rows() {
       return segmented.rows;
@@ -272,9 +293,9 @@ async function openSegmented(input: RunReportInput, query: ReportQuery, runId: s
  * Today's CSV as byte chunks: the header, then the records. The contract is checked before the
  * first chunk exists, so a query with the wrong columns never writes a byte.
  */
-async function* singleStream(session: ReportSession, config: Config): AsyncGenerator<Buffer> {
+async function* singleStream(session: ReportSession, config: Config, encoding: SegmentEncoding): AsyncGenerator<Buffer> {
   const plan = planColumns(session.columns);
-  yield* encodeSegment(headerThenRecords(session, plan, config));
+  yield* encodeSegment(headerThenRecords(session, plan, config), encoding);
 }
 
 async function* headerThenRecords(session: ReportSession, plan: readonly PlannedColumn[], config: Config): AsyncGenerator<Buffer> {
@@ -283,10 +304,10 @@ async function* headerThenRecords(session: ReportSession, plan: readonly Planned
 }
 
 /** The report's bytes as they go to storage, counted and hashed in order: the manifest's bytes and sha256. */
-async function* countReport(extraction: Extraction, config: Config, tally: Tally, phase: ReturnType<typeof startPhase>): AsyncGenerator<Buffer> {
+async function* countReport(stored: AsyncIterable<Buffer>, extraction: Extraction, tally: Tally, phase: ReturnType<typeof startPhase>): AsyncGenerator<Buffer> {
   let failure: unknown;
   try {
-    for await (const chunk of extraction.body(config)) {
+    for await (const chunk of stored) {
       tally.bytes += chunk.length;
       tally.hash.update(chunk);
       yield chunk;
@@ -297,6 +318,15 @@ async function* countReport(extraction: Extraction, config: Config, tally: Tally
   } finally {
     phase.span.setAttributes({ [ATTR.rows]: extraction.rows, [ATTR.bytes]: tally.bytes });
     phase.end(failure);
+  }
+}
+
+/** Counts and hashes the plain CSV on its way to a compressor that runs over the whole report. */
+async function* counted(chunks: AsyncIterable<Buffer>, tally: Tally): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    tally.bytes += chunk.length;
+    tally.hash.update(chunk);
+    yield chunk;
   }
 }
 

@@ -9,7 +9,7 @@ import { MostSevereFailure } from './most-severe-failure.ts';
 import type { NamedSource } from './named-source.ts';
 import { OrderedMerge } from './ordered-merge.ts';
 import type { ManifestSegment, ManifestSource } from './report-manifest.ts';
-import { encodeSegment } from './segment-encoding.ts';
+import { encodeSegment, type SegmentEncoding } from './segment-encoding.ts';
 
 /**
  * Shards asked of each source per worker. More shards than workers, taken from a queue, so an
@@ -35,7 +35,7 @@ export interface SegmentedExtraction {
   readonly segmentCount: number;
   /** Rows produced so far, every segment together. */
   readonly rows: number;
-  /** The CSV: the header, then each segment's records in report order. */
+  /** The report: the header, then each segment's records in report order, each encoded as `encoding` says. */
   body(): AsyncIterable<Buffer>;
   readonly manifestSegments: () => ManifestSegment[];
   readonly manifestSources: () => ManifestSource[];
@@ -54,8 +54,11 @@ export async function openSegmentedExtraction(input: {
   readonly query: ReportQuery;
   readonly runId: string;
   readonly signal: AbortSignal;
+  /** How each segment's bytes are encoded by its worker (segment-encoding.ts); plain CSV by default. */
+  readonly encoding?: SegmentEncoding | undefined;
 }): Promise<SegmentedExtraction> {
   const { config, sources, query } = input;
+  const encoding: SegmentEncoding = input.encoding ?? { compression: 'none', plain: { bytes: 0 } };
   const workers = config.report.parallelism;
   // REPORT_STATEMENT_TIMEOUT bounds the whole extraction, as it does a single stream's one statement
   // (each shard's statement has it too): the report's lock lifetime is computed from it.
@@ -108,7 +111,7 @@ export async function openSegmentedExtraction(input: {
     const session = await snapshot.openShard(segment.window, segmentSignal);
     live.set(segment, session);
     try {
-      yield* encodeSegment(session.records(plan, cfg.csv));
+      yield* encodeSegment(session.records(plan, cfg.csv), encoding);
     } finally {
       segment.rows = session.rows;
       live.delete(segment);
@@ -126,7 +129,7 @@ export async function openSegmentedExtraction(input: {
       return rows;
     },
     async *body() {
-      yield* encodeSegment(oneChunk(Buffer.from(csvHeader(config.csv), 'utf8')));
+      yield* encodeSegment(oneChunk(Buffer.from(csvHeader(config.csv), 'utf8')), encoding);
       yield* merge.body() as AsyncIterable<Buffer>;
     },
     manifestSegments: () =>

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { directS3Client } from '../support/s3-test-config.ts';
 import { createDemoDatabase } from '../support/demo-database.ts';
 import { startPostgres, type PostgresEndpoint } from '../support/postgres-server.ts';
@@ -65,7 +65,10 @@ interface Measurement {
   readonly peakRssMb: number;
   /** User + system CPU seconds of the measured process: steadier than wall time on a shared machine. */
   readonly cpuSeconds: number;
+  /** Bytes stored (compressed, for a REPORT_COMPRESSION variant). */
   readonly bytes: number;
+  /** A compressed variant: the CSV's bytes, from its manifest. */
+  readonly uncompressedBytes?: number;
 }
 interface Variant {
   readonly name: string;
@@ -116,10 +119,13 @@ try {
         variant: variant.name,
         median_seconds: m ? round(m.seconds) : null,
         rows_per_second: m ? Math.round(rows / m.seconds) : null,
-        mb_per_second: m ? round(m.bytes / 1e6 / m.seconds) : null,
+        // MB of CSV per second: a compressed variant produces the same CSV, whatever it stores.
+        mb_per_second: m ? round((m.uncompressedBytes ?? m.bytes) / 1e6 / m.seconds) : null,
         peak_rss_mb: m ? Math.round(m.peakRssMb) : null,
         peak_rss_max_mb: m ? Math.round(m.peakRssMaxMb) : null,
         bytes: m?.bytes ?? null,
+        uncompressed_bytes: m?.uncompressedBytes ?? null,
+        cpu_seconds: list.length > 0 ? round(middle(list.map((l) => l.cpuSeconds))) : null,
         baseline: variant.baseline ?? null,
         ratio: m && base ? round(m.seconds / base) : null,
         runs: list.map((s) => round(s.seconds)),
@@ -135,6 +141,7 @@ try {
 }
 
 printTable(results);
+printCompression(results);
 printFlatness(results);
 const outDir = join(ROOT, '.cache', 'bench');
 mkdirSync(outDir, { recursive: true });
@@ -208,6 +215,17 @@ async function makeVariants(pg: PostgresEndpoint, database: string, rows: number
       baseline: 'psql \\copy → local file',
       run: async () => timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 'local', LOCAL_STORAGE_DIR: localDir }), () => statSync(join(localDir, 'relatorio_20241005.csv')).size),
     },
+    // REPORT_COMPRESSION at N = 1, against the uncompressed run of the same run (docs/compression.md).
+    ...(['gzip', 'zstd'] as const).map((compression): Variant => ({
+      name: `daily-report → local, ${compression}`,
+      baseline: 'daily-report → local',
+      run: async () => {
+        const key = `relatorio_20241005.csv${compression === 'gzip' ? '.gz' : '.zst'}`;
+        const measurement = timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 'local', LOCAL_STORAGE_DIR: localDir, REPORT_COMPRESSION: compression }), () => statSync(join(localDir, key)).size);
+        const manifest = JSON.parse(readFileSync(join(localDir, `${key}.manifest.json`), 'utf8')) as { uncompressed_bytes: number };
+        return { ...measurement, uncompressedBytes: manifest.uncompressed_bytes };
+      },
+    })),
   ];
   if (moto) {
     const bucket = `bench-${rows}`;
@@ -222,7 +240,10 @@ async function makeVariants(pg: PostgresEndpoint, database: string, rows: number
     const uploaded = async (key: string, measurement: Measurement): Promise<Measurement> => {
       const head = await direct.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       await direct.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-      return { ...measurement, bytes: head.ContentLength ?? 0 };
+      if (!/\.(gz|zst)$/.test(key)) return { ...measurement, bytes: head.ContentLength ?? 0 };
+      const manifest = await direct.send(new GetObjectCommand({ Bucket: bucket, Key: `${key}.manifest.json` }));
+      const { uncompressed_bytes } = JSON.parse(await manifest.Body!.transformToString()) as { uncompressed_bytes: number };
+      return { ...measurement, bytes: head.ContentLength ?? 0, uncompressedBytes: uncompressed_bytes };
     };
     variants.push(
       {
@@ -239,6 +260,12 @@ async function makeVariants(pg: PostgresEndpoint, database: string, rows: number
         baseline: 'daily-report → local',
         run: () => uploaded('relatorio_20241005.csv', timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 's3', ...s3Env }), () => 0)),
       },
+      ...(['gzip', 'zstd'] as const).map((compression): Variant => ({
+        name: `daily-report → S3, ${compression}`,
+        baseline: 'daily-report → S3',
+        run: () =>
+          uploaded(`relatorio_20241005.csv${compression === 'gzip' ? '.gz' : '.zst'}`, timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 's3', ...s3Env, REPORT_COMPRESSION: compression }), () => 0)),
+      })),
     );
     variants.push(...parallelVariants('S3', 'psql \\copy | S3 upload', (extra) => uploaded('relatorio_20241005.csv', timed([CLI, 'run', '--date', REPORT_DATE], product({ STORAGE_PROVIDER: 's3', ...s3Env, ...extra }), () => 0))));
   }
@@ -297,6 +324,18 @@ function printTable(rows: Record<string, unknown>[]): void {
   const format = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   process.stdout.write(`\n${format(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${lines.map(format).join('\n')}\n`);
   process.stdout.write('median s: the median run; peak RSS (from /usr/bin/time): the median and the largest of the runs; ratio: median to median, same run.\n');
+}
+
+/** Per compressed variant: stored size against the CSV's, and CPU next to its uncompressed baseline. */
+function printCompression(rows: Record<string, unknown>[]): void {
+  for (const row of rows.filter((r) => r.uncompressed_bytes !== null && r.uncompressed_bytes !== undefined && r.bytes)) {
+    const base = rows.find((r) => r.rows === row.rows && r.variant === row.baseline);
+    const ratio = Number(row.uncompressed_bytes) / Number(row.bytes);
+    process.stdout.write(
+      `compression, ${row.variant} (${Number(row.rows).toLocaleString('en')} rows): ${(Number(row.bytes) / 1e6).toFixed(1)} MB stored for ${(Number(row.uncompressed_bytes) / 1e6).toFixed(1)} MB of CSV (${ratio.toFixed(2)}:1); ` +
+        `${row.cpu_seconds} CPU s against ${base?.cpu_seconds ?? '—'} uncompressed; time ${row.ratio === null ? '—' : `${Number(row.ratio).toFixed(2)}×`} the uncompressed run\n`,
+    );
+  }
 }
 
 function printFlatness(rows: Record<string, unknown>[]): void {

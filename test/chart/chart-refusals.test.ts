@@ -63,6 +63,13 @@ describe('an install that could only fail is refused', () => {
     expect(listed(result.stderr)).toEqual([expect.stringMatching(/^job\.ttlSecondsAfterFinished=3600 deletes a failed Job before alerts\.prometheusRule's 26 h window ends/)]);
   });
 
+  it('when the key template ends in another compression than report.compression, naming the fix', async () => {
+    const result = await template(inject('kubeTools').helm, [...COMPLETE, '--set-json', 'report.keyTemplate="r_{YYYYMMDD}.csv.gz"', '--set', 'report.compression=zstd']);
+    expect(listed(result.stderr)).toEqual([expect.stringMatching(/^report\.keyTemplate ends in \.gz but report\.compression is zstd: set report\.compression=gzip, or remove \.gz/)]);
+    const matching = await template(inject('kubeTools').helm, [...COMPLETE, '--set-json', 'report.keyTemplate="r_{YYYYMMDD}.csv.gz"', '--set', 'report.compression=gzip']);
+    expect(matching.ok, matching.stderr).toBe(true);
+  });
+
   it('never shows a secret value in the refusal', async () => {
     const result = await template(inject('kubeTools').helm, [...COMPLETE, '--set', 'credentials.existingSecret=s', '--set', 'credentials.values.password=pw-4d1c-NEVER-SHOWN']);
     expect(result.ok).toBe(false);

@@ -296,6 +296,11 @@ describe('bad values fail at install with the schema naming what is wrong', () =
     const { objects } = await render('--set', 'storage.s3.sse=none', '--set', 'storage.s3.endpoint=https://minio.storage.svc:9000');
     expect(envOf(workerContainer(only(objects, 'CronJob')))).toMatchObject({ S3_SSE: 'none', S3_ENDPOINT: 'https://minio.storage.svc:9000' });
   });
+  it('a compression the worker does not know is rejected; gzip renders REPORT_COMPRESSION=gzip', async () => {
+    await rejects(['--set', 'report.compression=brotli'], /at '\/report\/compression': value must be one of 'none', 'gzip', 'zstd'/);
+    const { objects } = await render('--set', 'report.compression=gzip');
+    expect(envOf(workerContainer(only(objects, 'CronJob')))).toMatchObject({ REPORT_COMPRESSION: 'gzip', REPORT_KEY_TEMPLATE: 'relatorio_{YYYYMMDD}.csv' });
+  });
   it('Azure with neither an existing Secret nor a connection string names the value to set', () =>
     rejects(['--set', 'storage.provider=azure'], /\n  - credentials\.existingSecret: a Secret holding the Azure Storage connection string/));
 });

@@ -24,6 +24,14 @@ describe('NOTES.txt', () => {
     expect(text).not.toContain('relatorio_');
   });
 
+  it('names the compressed key with report.compression, the suffix appended once', async () => {
+    const text = await notes([...COMPLETE, '--set', 'report.compression=zstd']);
+    expect(text).toContain('Each run publishes relatorio_{YYYYMMDD}.csv.zst');
+    expect(text).toContain('the run of 2024-10-05 publishes relatorio_20241005.csv.zst');
+    const given = await notes([...COMPLETE, '--set', 'report.compression=gzip', '--set-json', 'report.keyTemplate="d/{YYYYMMDD}.csv.gz"']);
+    expect(given).toContain('the run of 2024-10-05 publishes d/20241005.csv.gz\n');
+  });
+
   it('tells how to check the release with helm test, and names the Azure container', async () => {
     const text = await notes(['-f', scenarioFile('azure-workload-identity')]);
     expect(text).toContain('helm test daily-report -n reports --logs');

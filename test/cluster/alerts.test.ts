@@ -110,6 +110,16 @@ describe.skipIf(!('kubeconfig' in cluster))('alerts from inside the cluster, as 
     expect((JSON.parse(status.stdout) as Record<string, unknown>[]).find((r) => r.job === job)).toMatchObject({ rows, key: 'relatorio_20241005.csv' });
   });
 
+  it('a compressed report records its .csv.gz key, which `daily-report status` shows', async () => {
+    const job = await jobWithFailures(0);
+    const result = await worker(job, { REPORT_COMPRESSION: 'gzip', REPORT_IF_EXISTS: 'overwrite' });
+    expect(result.code, result.stderr).toBe(0);
+    const [event] = await eventsOn(job);
+    expect(event).toMatchObject({ reason: 'ReportPublished', metadata: { annotations: { 'daily-report/key': 'relatorio_20241005.csv.gz' } } });
+    const status = await runDailyReport(['status', '-n', NS, '-o', 'json'], { env: { KUBECONFIG: clusterEnv().KUBECONFIG, HOME: process.env.HOME ?? '/tmp' } });
+    expect((JSON.parse(status.stdout) as Record<string, unknown>[]).find((r) => r.job === job)).toMatchObject({ state: expect.any(String), key: 'relatorio_20241005.csv.gz' });
+  });
+
   it('an API server that refuses (no Role) never changes the exit code', async () => {
     const job = await jobWithFailures(0);
     await kubectl(['delete', 'rolebinding', 'daily-report', '-n', NS]);

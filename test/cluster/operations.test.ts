@@ -163,6 +163,27 @@ describe.skipIf(!('kubeconfig' in cluster))('rerun, backfill and status against 
     expect(result.stdout).toMatch(/2024-08-01\s+-\s+already published/);
   });
 
+  it('backfill --missing-only finds reports in any compression: switching REPORT_COMPRESSION does not make past days missing', async () => {
+    const namespace = 'ops-missing-gz';
+    await kubectl(['create', 'namespace', namespace]);
+    expect((await helmInCluster(['install', 'daily-report', CHART_DIR, ...COMPLETE, '-n', namespace])).ok).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'daily-report-published-'));
+    // Uncompressed before the switch, gzip after it; a .gz without its manifest is an unfinished night.
+    writeFileSync(join(dir, 'relatorio_20240801.csv'), 'x');
+    writeFileSync(join(dir, 'relatorio_20240801.csv.manifest.json'), '{}');
+    writeFileSync(join(dir, 'relatorio_20240802.csv.gz'), 'x');
+    writeFileSync(join(dir, 'relatorio_20240802.csv.gz.manifest.json'), '{}');
+    writeFileSync(join(dir, 'relatorio_20240803.csv.gz'), 'x');
+    const running = cli(['backfill', '--from', '2024-08-01', '--to', '2024-08-03', '--missing-only', '-n', namespace, ...POLL], { STORAGE_PROVIDER: 'local', LOCAL_STORAGE_DIR: dir, REPORT_COMPRESSION: 'gzip' });
+    await completeJob(namespace, await jobFor('2024-08-03', namespace), { key: 'relatorio_20240803.csv.gz', rows: 1 });
+    const result = await running;
+    expect(result.code, result.stderr).toBe(0);
+    expect((await listJobs(namespace)).map((j) => j.reportDate)).toEqual(['2024-08-03']);
+    expect(result.stdout).toMatch(/2024-08-01\s+-\s+already published/);
+    expect(result.stdout).toMatch(/2024-08-02\s+-\s+already published/);
+    expect(result.logs.find((l) => l.report_date === '2024-08-01' && l.key)).toMatchObject({ key: 'relatorio_20240801.csv', configured_key: 'relatorio_20240801.csv.gz' });
+  });
+
   it('status lists the runs with trigger, state, rows, key and reason; --output json for scripts', async () => {
     const table = await cli(['status', '-n', NS]);
     expect(table.code, table.stderr).toBe(0);

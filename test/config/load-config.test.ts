@@ -334,6 +334,18 @@ describe('per-command subsets of the same spec', () => {
     ]);
   });
 
+  it('backfill --missing-only reads REPORT_COMPRESSION too, and refuses a key template that names another compression', async () => {
+    expect(await loadStorageConfig({ REPORT_COMPRESSION: 'zstd' })).toMatchObject({ keyTemplate: 'relatorio_{YYYYMMDD}.csv', compression: 'zstd' });
+    expect((await loadStorageConfig({})).compression).toBe('none');
+    const error = await loadStorageConfig({ REPORT_KEY_TEMPLATE: 'r_{YYYYMMDD}.csv.zst', REPORT_COMPRESSION: 'gzip', STORAGE_REQUEST_TIMEOUT: '30d' }).catch((e: unknown) => e);
+    expect((error as ConfigurationIsInvalid).problems).toEqual([
+      expect.stringMatching(/^STORAGE_REQUEST_TIMEOUT: /),
+      expect.stringMatching(/^REPORT_COMPRESSION: REPORT_KEY_TEMPLATE ends in \.zst but REPORT_COMPRESSION is gzip: set REPORT_COMPRESSION=zstd/),
+    ]);
+    const bad = await loadStorageConfig({ REPORT_COMPRESSION: 'xz' }).catch((e: unknown) => e);
+    expect((bad as ConfigurationIsInvalid).problems).toEqual([expect.stringMatching(/^REPORT_COMPRESSION: must be one of none \| gzip \| zstd \(got "xz"\)/)]);
+  });
+
   it('notify reads the alert settings alone, so an alert goes out when only the rest is invalid', async () => {
     const alerts = await loadAlertsConfig({ PGPORT: 'five', PGSSLMOD: 'require', ALERT_WEBHOOK_URL: 'https://hooks.example.com/x', ALERT_WEBHOOK_FORMAT: 'slack' });
     expect(alerts.webhook).toEqual({ url: 'https://hooks.example.com/x', format: 'slack' });

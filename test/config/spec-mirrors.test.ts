@@ -62,6 +62,7 @@ const CHART_SETTINGS: Record<string, string> = {
   '.credentials.values.alertWebhookUrl': 'ALERT_WEBHOOK_URL',
   '.report.ifExists': 'REPORT_IF_EXISTS',
   '.report.keyTemplate': 'REPORT_KEY_TEMPLATE',
+  '.report.compression': 'REPORT_COMPRESSION',
   '.report.statementTimeout': 'REPORT_STATEMENT_TIMEOUT',
   '.storage.provider': 'STORAGE_PROVIDER',
   '.storage.s3.bucket': 'S3_BUCKET',

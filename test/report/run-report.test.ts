@@ -181,10 +181,13 @@ describe('daily-report run', () => {
     const csv = await readFile(join(m.outDir, 'relatorio_20241005.csv'));
     const manifest = JSON.parse(await readFile(join(m.outDir, 'relatorio_20241005.csv.manifest.json'), 'utf8'));
     expect(Object.keys(manifest).sort()).toEqual(
-      ['key', 'report_date', 'window_start', 'window_end', 'extracted_at', 'rows', 'bytes', 'sha256', 'columns', 'delimiter', 'bom', 'query_sha256', 'version', 'run_id', 'trace_id', 'object'].sort(),
+      ['key', 'report_date', 'window_start', 'window_end', 'extracted_at', 'rows', 'bytes', 'sha256', 'compression', 'uncompressed_bytes', 'uncompressed_sha256', 'columns', 'delimiter', 'bom', 'query_sha256', 'version', 'run_id', 'trace_id', 'object'].sort(),
     );
     expect(manifest).toMatchObject({
       key: 'relatorio_20241005.csv',
+      compression: 'none',
+      uncompressed_bytes: csv.length,
+      uncompressed_sha256: createHash('sha256').update(csv).digest('hex'),
       report_date: REPORT_DATE,
       window_start: '2024-10-04T00:00:00.000000-03:00',
       window_end: '2024-10-05T00:00:00.000000-03:00',

@@ -12,6 +12,8 @@
   value: {{ .Values.report.ifExists | quote }}
 - name: REPORT_KEY_TEMPLATE
   value: {{ .Values.report.keyTemplate | quote }}
+- name: REPORT_COMPRESSION
+  value: {{ .Values.report.compression | quote }}
 - name: REPORT_STATEMENT_TIMEOUT
   value: {{ .Values.report.statementTimeout | quote }}
 - name: REPORT_PARALLELISM

@@ -95,6 +95,10 @@ this checks what needs several values at once, and lists every problem in one me
 {{- if and $v.job.ttlSecondsAfterFinished $v.alerts.prometheusRule.enabled (lt (int $v.job.ttlSecondsAfterFinished) 93600) -}}
 {{- $contradictions = append $contradictions (printf "job.ttlSecondsAfterFinished=%v deletes a failed Job before alerts.prometheusRule's 26 h window ends, silencing DailyReportJobFailed: unset it or make it at least 93600" $v.job.ttlSecondsAfterFinished) -}}
 {{- end -}}
+{{- $keySuffix := regexFind "\\.(gz|zst)$" $v.report.keyTemplate -}}
+{{- if and $keySuffix (ne $keySuffix (get (dict "none" "" "gzip" ".gz" "zstd" ".zst") $v.report.compression)) -}}
+{{- $contradictions = append $contradictions (printf "report.keyTemplate ends in %s but report.compression is %s: set report.compression=%s, or remove %s from the template (the worker appends the suffix itself)" $keySuffix $v.report.compression (ternary "gzip" "zstd" (eq $keySuffix ".gz")) $keySuffix) -}}
+{{- end -}}
 {{- $chartEnv := include "daily-report.chartEnvNames" . | fromJsonArray -}}
 {{- range $v.extraEnv -}}
 {{- if has .name $chartEnv -}}
