@@ -28,13 +28,26 @@ const TYPE_NAMES: Record<number, string> = {
   1114: 'timestamp', 1184: 'timestamptz', 1700: 'numeric', 2950: 'uuid', 3802: 'jsonb',
 };
 
-/** Connects, describes the report query for today's window (no row is produced) and checks the contract. */
+/**
+ * Connects, describes the report query for today's window (no row is produced) and checks the
+ * contract; with REPORT_PARALLELISM > 1 through a shared snapshot, as the run opens it.
+ */
 export async function validateReport(config: Config, source: ReportSource, signal: AbortSignal, now: Date = new Date()): Promise<Validation> {
   const zone = config.report.timezone;
   const window = reportWindow(config.report.date ?? todayIn(zone, now), zone);
-  const session = await source.open(reportQuery(config, window, formatInstant(now, zone)), signal);
-  const described = session.columns;
-  await session.close(); // described only: no record was asked for
+  const query = reportQuery(config, window, formatInstant(now, zone));
+  let described: readonly ResultColumn[];
+  if (config.report.parallelism > 1) {
+    // As the run will: a shared snapshot, so the query's splittability and a worker's import of the
+    // snapshot (a pooler, a load balancer) are checked too (docs/parallel-extraction.md).
+    const shared = await source.openShared(query, { shards: 2 }, signal);
+    described = shared.columns;
+    await shared.close();
+  } else {
+    const session = await source.open(query, signal);
+    described = session.columns;
+    await session.close(); // described only: no record was asked for
+  }
   let violation: string | undefined;
   try {
     planColumns(described);

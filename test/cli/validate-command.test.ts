@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SQL_FILE } from '../../src/report/report-settings.ts';
 import { errorOf, filesIn, queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, sql } from '../support/test-database.ts';
@@ -23,6 +25,19 @@ describe('daily-report validate', () => {
       (1 / (g - g))::numeric AS valor_transacao, 'ok' AS status_transacao FROM generate_series(1, 10) g`);
     const result = await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: sqlFile } });
     expect(result.code, result.stderr).toBe(0);
+  });
+
+  it('with REPORT_PARALLELISM > 1, checks as the run will that the query splits: the shipped query passes, one with LIMIT exits 2 naming it', async () => {
+    const db = await createTestDatabase('validate_parallel');
+    const ok = await runDailyReport(['validate'], { env: { ...db.env, REPORT_PARALLELISM: '4' } });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/contract: ok/);
+    const limited = await queryFile(db.outDir, 'limited', `${await readShippedQuery()}\nLIMIT 10`);
+    const refused = await runDailyReport(['validate'], { env: { ...db.env, REPORT_PARALLELISM: '4', REPORT_SQL_FILE: limited } });
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stdout).toMatch(/FAILED \(exit 2\) — .*LIMIT/);
+    // The same query is fine for a single stream.
+    expect((await runDailyReport(['validate'], { env: { ...db.env, REPORT_SQL_FILE: limited } })).code).toBe(0);
   });
 
   it('shows what it found and exits 3 when the columns break the contract', async () => {
@@ -63,3 +78,5 @@ describe('daily-report validate', () => {
     expect(result.code).toBe(4);
   });
 });
+
+const readShippedQuery = () => readFile(DEFAULT_SQL_FILE, 'utf8');
