@@ -24,8 +24,12 @@ const HEARTBEAT_MS = 60_000;
 /** What pg_export_snapshot() returns: hex groups and dashes (spliced into SET TRANSACTION SNAPSHOT, which takes no parameter). */
 const SNAPSHOT_ID = /^[0-9A-F]+(?:-[0-9A-F]+)+$/i;
 
-/** Which server a session reached: two sessions on different servers can never share a snapshot. */
-const SERVER_IDENTITY_SQL = "extract(epoch FROM pg_postmaster_start_time())::text || ' ' || coalesce(host(inet_server_addr()), 'local') || ':' || coalesce(inet_server_port()::text, '') || '/' || current_database() AS server_identity";
+/**
+ * Which server a session reached: the postmaster's start (to the microsecond: two servers, or a
+ * primary and its replica, never share it) and the database. Not the server's address: one server
+ * reached over IPv4 and IPv6 (PGHOST=localhost) would look like two.
+ */
+const SERVER_IDENTITY_SQL = "extract(epoch FROM pg_postmaster_start_time())::text || '/' || current_database() AS server_identity";
 
 interface Worker {
   readonly connection: PgConnection;
