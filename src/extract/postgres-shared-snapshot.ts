@@ -63,12 +63,14 @@ export async function openSharedSnapshot(
   const active = new Set<Worker>();
   let heartbeat: NodeJS.Timeout | undefined;
   let closed: Promise<void> | undefined;
+  /** Idle workers closed once the last shard was under way. */
+  const retiring: Promise<void>[] = [];
 
   const close = () =>
     (closed ??= (async () => {
       clearInterval(heartbeat);
       for (const worker of active) worker.connection.markBroken(); // left mid-query: drop, do not wait
-      await Promise.all([...idle.splice(0), ...active].map((worker) => worker.connection.close()));
+      await Promise.all([...idle.splice(0), ...active].map((worker) => worker.connection.close()).concat(retiring));
       active.clear();
       await coordinator.close();
     })());
@@ -162,6 +164,8 @@ export async function openSharedSnapshot(
   }, timing.heartbeatMs);
   heartbeat.unref();
 
+  /** Shards handed to a worker so far. */
+  let opened = 0;
   const openShard = async (window: SubWindow, shardSignal: AbortSignal): Promise<ReportSession> => {
     if (closed) throw new Error('openShard after close');
     shardSignal.throwIfAborted();
@@ -179,6 +183,9 @@ export async function openSharedSnapshot(
       await worker.connection.close(); // closed while this worker was importing
       throw new Error('openShard after close');
     }
+    // The last shard is under way: an idle worker has nothing left to run here, while the next
+    // source's shards need connections (the connection bound in docs/parallel-extraction.md, "Settings").
+    if (++opened >= planned.length) retiring.push(...idle.splice(0).map((spare) => spare.connection.close()));
     active.add(worker);
     const stopWatching = shardSignal === signal ? () => undefined : worker.connection.cancelOn(shardSignal);
     let released: Promise<void> | undefined;
@@ -187,7 +194,7 @@ export async function openSharedSnapshot(
         stopWatching();
         active.delete(worker);
         if (worker.reading) worker.connection.markBroken(); // closed mid-stream: drop it, do not wait for the COPY or cursor
-        if (worker.connection.broken || worker.unusable || closed) await worker.connection.close();
+        if (worker.connection.broken || worker.unusable || closed || opened >= planned.length) await worker.connection.close();
         else idle.push(worker);
       })());
     const snapshot: Snapshot = { client: worker.connection.client, sql: shardSql, query: shardQuery, columns, markBroken: worker.connection.markBroken, close: release };
