@@ -1,5 +1,5 @@
 import type { DatabaseConfig } from '../config/config.ts';
-import { ConfigurationIsInvalid } from '../errors.ts';
+import { ConfigurationIsInvalid, TransientFailure } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { copyRecords } from './copy-records.ts';
 import { cursorRecords } from './cursor-records.ts';
@@ -245,15 +245,25 @@ async function* reusableAfter(records: AsyncGenerator<Buffer>, worker: Worker): 
   }
 }
 
-function importFailed(error: unknown, db: DatabaseConfig, snapshotId: string, coordinatorGone: boolean): ConfigurationIsInvalid {
+/**
+ * The server refused the import. With the coordinator still connected the worker reached another
+ * server (or a pooler routed it elsewhere): that is configuration, exit 2. With the coordinator's
+ * session ended (terminated, a failover, a network cut) the snapshot is simply gone, which a retry
+ * with a new snapshot mends: transient, so the Job is retried rather than failed at once.
+ */
+function importFailed(error: unknown, db: DatabaseConfig, snapshotId: string, coordinatorGone: boolean): ConfigurationIsInvalid | TransientFailure {
   const e = error as { message?: string; code?: string };
   const said = `${e.message ?? String(error)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`;
-  const why = coordinatorGone
-    ? 'the coordinator session that exported it has ended (PostgreSQL keeps an exported snapshot only while its transaction is open)'
-    : 'PostgreSQL finds an exported snapshot only on the server that exported it, while the exporting transaction is open';
+  if (coordinatorGone) {
+    return new TransientFailure(
+      `a worker connection to ${databaseLabel(db)} could not import the coordinator's snapshot ${snapshotId}: ${said}. `
+        + 'The coordinator session that exported it has ended (PostgreSQL keeps an exported snapshot only while its transaction is open): the run stops, and a retry opens a new snapshot',
+      { phase: 'connect', cause: error, context: { database: databaseLabel(db), sqlState: e.code } },
+    );
+  }
   return new ConfigurationIsInvalid([
     `REPORT_PARALLELISM: a worker connection to ${databaseLabel(db)} could not import the coordinator's snapshot ${snapshotId}: ${said}. `
-      + `${why[0]!.toUpperCase()}${why.slice(1)}: PGHOST must lead every connection to the same server, `
+      + 'PostgreSQL finds an exported snapshot only on the server that exported it, while the exporting transaction is open: PGHOST must lead every connection to the same server, '
       + 'not a load-balanced endpoint, nor a pooler that routes connections to different servers or runs in statement mode; point PGHOST at one server directly or set REPORT_PARALLELISM=1',
   ], { phase: 'connect', cause: error, context: { database: databaseLabel(db), sqlState: e.code } });
 }
