@@ -213,7 +213,7 @@ export async function openSharedSnapshot(
     };
   };
 
-  return { columns, snapshotId, instant, server, shards: planned, openShard, close };
+  return { columns, snapshotId, instant, server, identity, shards: planned, openShard, close };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
-import { TransientFailure } from '../errors.ts';
+import { ConfigurationIsInvalid, TransientFailure } from '../errors.ts';
 import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns, type PlannedColumn } from '../csv/report-contract.ts';
 import type { ReportQuery, SharedSnapshot, SubWindow } from '../extract/report-source.ts';
@@ -82,6 +82,7 @@ export async function openSegmentedExtraction(input: {
 
   let plans: PlannedColumn[][];
   try {
+    refuseSameDatabaseTwice(sources, snapshots);
     // The contract, for every source, before the header: a source with the wrong columns never writes a byte.
     plans = (snapshots as SharedSnapshot[]).map((snapshot) => planColumns(snapshot.columns));
     await mkdir(config.report.spillDir, { recursive: true });
@@ -147,6 +148,25 @@ export async function openSegmentedExtraction(input: {
         await endSnapshots();
       })()),
   };
+}
+
+/**
+ * The configuration refuses two services with one host:port/dbname; two host names for one server
+ * (localhost and 127.0.0.1, a Service and its IP) only the servers can tell apart. Before any byte:
+ * the report would hold those rows twice.
+ */
+function refuseSameDatabaseTwice(sources: readonly NamedSource[], snapshots: readonly SharedSnapshot[]): void {
+  const first = new Map<string, number>();
+  const problems: string[] = [];
+  snapshots.forEach((snapshot, index) => {
+    const earlier = first.get(snapshot.identity);
+    if (earlier === undefined) first.set(snapshot.identity, index);
+    else {
+      problems.push(`REPORT_SOURCES: services ${sources[earlier]!.name} and ${sources[index]!.name} are the same database (${snapshots[earlier]!.server} and ${snapshot.server} reach one server and database): `
+        + 'the report would hold its rows twice; list it once');
+    }
+  });
+  if (problems.length > 0) throw new ConfigurationIsInvalid(problems, { phase: 'connect' });
 }
 
 function extractionTimedOut(ms: number): TransientFailure {
