@@ -1,15 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
-import { ConfigurationIsInvalid, TransientFailure } from '../errors.ts';
+import { ConfigurationIsInvalid, ReportContractViolated, TransientFailure } from '../errors.ts';
 import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns, type PlannedColumn } from '../csv/report-contract.ts';
 import type { ReportQuery, SharedSnapshot, SubWindow } from '../extract/report-source.ts';
+import { typeDisagreement } from './column-type-agreement.ts';
 import { MostSevereFailure } from './most-severe-failure.ts';
 import type { NamedSource } from './named-source.ts';
 import { OrderedMerge } from './ordered-merge.ts';
 import type { ManifestSegment, ManifestSource } from './report-manifest.ts';
 import { encodeSegment, type SegmentEncoding } from './segment-encoding.ts';
+import { typeNameOf } from './validate-report.ts';
 
 /**
  * Shards asked of each source per worker. More shards than workers, taken from a queue, so an
@@ -85,6 +87,8 @@ export async function openSegmentedExtraction(input: {
     refuseSameDatabaseTwice(sources, snapshots);
     // The contract, for every source, before the header: a source with the wrong columns never writes a byte.
     plans = (snapshots as SharedSnapshot[]).map((snapshot) => planColumns(snapshot.columns));
+    const disagreement = typeDisagreement(snapshots.map((snapshot) => ({ database: snapshot.server, columns: snapshot.columns.map((column) => ({ name: column.name, type: typeNameOf(column) })) })));
+    if (disagreement !== undefined) throw new ReportContractViolated(disagreement, { phase: 'extract' });
     await mkdir(config.report.spillDir, { recursive: true });
   } catch (error) {
     await endSnapshots();
