@@ -8,6 +8,7 @@ import { compressedKey } from '../report/report-compression.ts';
 import { reportKey } from '../report/report-key.ts';
 import { requestBoundMs } from '../report/run-report.ts';
 import { todayIn } from '../report/report-window.ts';
+import { typeDisagreement } from '../report/column-type-agreement.ts';
 import { validateReport, type Validation } from '../report/validate-report.ts';
 import { createStorage } from '../storage/create-storage.ts';
 import type { ReportStorage } from '../storage/report-storage.ts';
@@ -105,22 +106,6 @@ export function formatValidation(databases: readonly DatabaseCheck[], storage: S
       : `storage: ${storage.location}: FAILED (exit ${exitCodeOf(storage.error)}) — ${messageOf(storage.error)}`,
   );
   return `${lines.join('\n')}\n`;
-}
-
-/**
- * Several sources make one CSV: a column typed differently in two of them (numeric in one, double
- * precision in another; timestamptz and timestamp) would be written in two forms in one file.
- */
-function typeDisagreement(validations: readonly Validation[]): string | undefined {
-  const [first, ...others] = validations;
-  if (first === undefined) return undefined;
-  const typeIn = (validation: Validation, name: string) => validation.columns.find((column) => column.name === name)?.type;
-  const differences = others.flatMap((other) =>
-    first.columns
-      .filter((column) => column.inContract && typeIn(other, column.name) !== undefined && typeIn(other, column.name) !== column.type)
-      .map((column) => `${column.name} is ${column.type} in ${first.database} but ${typeIn(other, column.name)!} in ${other.database}`),
-  );
-  return differences.length === 0 ? undefined : `the sources' columns must have the same types, the report is one CSV: ${differences.join('; ')}`;
 }
 
 function databaseLines(database: DatabaseCheck): string[] {

@@ -1,5 +1,5 @@
 import type { DatabaseConfig } from '../config/config.ts';
-import { ConfigurationIsInvalid } from '../errors.ts';
+import { ConfigurationIsInvalid, TransientFailure } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { copyRecords } from './copy-records.ts';
 import { cursorRecords } from './cursor-records.ts';
@@ -63,12 +63,14 @@ export async function openSharedSnapshot(
   const active = new Set<Worker>();
   let heartbeat: NodeJS.Timeout | undefined;
   let closed: Promise<void> | undefined;
+  /** Idle workers closed once the last shard was under way. */
+  const retiring: Promise<void>[] = [];
 
   const close = () =>
     (closed ??= (async () => {
       clearInterval(heartbeat);
       for (const worker of active) worker.connection.markBroken(); // left mid-query: drop, do not wait
-      await Promise.all([...idle.splice(0), ...active].map((worker) => worker.connection.close()));
+      await Promise.all([...idle.splice(0), ...active].map((worker) => worker.connection.close()).concat(retiring));
       active.clear();
       await coordinator.close();
     })());
@@ -162,6 +164,8 @@ export async function openSharedSnapshot(
   }, timing.heartbeatMs);
   heartbeat.unref();
 
+  /** Shards handed to a worker so far. */
+  let opened = 0;
   const openShard = async (window: SubWindow, shardSignal: AbortSignal): Promise<ReportSession> => {
     if (closed) throw new Error('openShard after close');
     shardSignal.throwIfAborted();
@@ -179,6 +183,9 @@ export async function openSharedSnapshot(
       await worker.connection.close(); // closed while this worker was importing
       throw new Error('openShard after close');
     }
+    // The last shard is under way: an idle worker has nothing left to run here, while the next
+    // source's shards need connections (the connection bound in docs/parallel-extraction.md, "Settings").
+    if (++opened >= planned.length) retiring.push(...idle.splice(0).map((spare) => spare.connection.close()));
     active.add(worker);
     const stopWatching = shardSignal === signal ? () => undefined : worker.connection.cancelOn(shardSignal);
     let released: Promise<void> | undefined;
@@ -187,7 +194,7 @@ export async function openSharedSnapshot(
         stopWatching();
         active.delete(worker);
         if (worker.reading) worker.connection.markBroken(); // closed mid-stream: drop it, do not wait for the COPY or cursor
-        if (worker.connection.broken || worker.unusable || closed) await worker.connection.close();
+        if (worker.connection.broken || worker.unusable || closed || opened >= planned.length) await worker.connection.close();
         else idle.push(worker);
       })());
     const snapshot: Snapshot = { client: worker.connection.client, sql: shardSql, query: shardQuery, columns, markBroken: worker.connection.markBroken, close: release };
@@ -206,7 +213,7 @@ export async function openSharedSnapshot(
     };
   };
 
-  return { columns, snapshotId, instant, server, shards: planned, openShard, close };
+  return { columns, snapshotId, instant, server, identity, shards: planned, openShard, close };
 }
 
 /**
@@ -238,15 +245,25 @@ async function* reusableAfter(records: AsyncGenerator<Buffer>, worker: Worker): 
   }
 }
 
-function importFailed(error: unknown, db: DatabaseConfig, snapshotId: string, coordinatorGone: boolean): ConfigurationIsInvalid {
+/**
+ * The server refused the import. With the coordinator still connected the worker reached another
+ * server (or a pooler routed it elsewhere): that is configuration, exit 2. With the coordinator's
+ * session ended (terminated, a failover, a network cut) the snapshot is simply gone, which a retry
+ * with a new snapshot mends: transient, so the Job is retried rather than failed at once.
+ */
+function importFailed(error: unknown, db: DatabaseConfig, snapshotId: string, coordinatorGone: boolean): ConfigurationIsInvalid | TransientFailure {
   const e = error as { message?: string; code?: string };
   const said = `${e.message ?? String(error)}${e.code ? ` (SQLSTATE ${e.code})` : ''}`;
-  const why = coordinatorGone
-    ? 'the coordinator session that exported it has ended (PostgreSQL keeps an exported snapshot only while its transaction is open)'
-    : 'PostgreSQL finds an exported snapshot only on the server that exported it, while the exporting transaction is open';
+  if (coordinatorGone) {
+    return new TransientFailure(
+      `a worker connection to ${databaseLabel(db)} could not import the coordinator's snapshot ${snapshotId}: ${said}. `
+        + 'The coordinator session that exported it has ended (PostgreSQL keeps an exported snapshot only while its transaction is open): the run stops, and a retry opens a new snapshot',
+      { phase: 'connect', cause: error, context: { database: databaseLabel(db), sqlState: e.code } },
+    );
+  }
   return new ConfigurationIsInvalid([
     `REPORT_PARALLELISM: a worker connection to ${databaseLabel(db)} could not import the coordinator's snapshot ${snapshotId}: ${said}. `
-      + `${why[0]!.toUpperCase()}${why.slice(1)}: PGHOST must lead every connection to the same server, `
+      + 'PostgreSQL finds an exported snapshot only on the server that exported it, while the exporting transaction is open: PGHOST must lead every connection to the same server, '
       + 'not a load-balanced endpoint, nor a pooler that routes connections to different servers or runs in statement mode; point PGHOST at one server directly or set REPORT_PARALLELISM=1',
   ], { phase: 'connect', cause: error, context: { database: databaseLabel(db), sqlState: e.code } });
 }

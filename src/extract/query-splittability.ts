@@ -110,9 +110,8 @@ export async function splittableQuery(sql: string, file?: string): Promise<Split
   const orderBy = ((select.sortClause as Node[] | undefined) ?? []).map((item) => item.SortBy as Node);
   if (orderBy.length > 0) {
     const first = orderBy[0]!;
-    const firstColumn = (first.node as Node | undefined)?.ColumnRef as Node | undefined;
-    const outputNames = new Set(((select.targetList as Node[] | undefined) ?? []).map((target) => (target.ResTarget as Node).name).filter(Boolean));
-    if (!firstColumn || !sameColumn(columnFields(firstColumn), windowColumn.fields, outputNames)) {
+    const firstColumn = sortColumn(first.node as Node | undefined, select);
+    if (!firstColumn || !sameColumn(firstColumn, windowColumn.fields)) {
       return refuse(`the ORDER BY does not start with the window column ${windowColumn.fields.join('.')}`, locationOf(first.node), `Start the ORDER BY with ${windowColumn.fields.join('.')} (the shards are concatenated in window order), or remove it`);
     }
     if (first.sortby_dir === 'SORTBY_DESC' || first.sortby_dir === 'SORTBY_USING') {
@@ -169,7 +168,7 @@ function windowFilter(select: Node, refuse: (what: string, location: number | un
     return refuse('its outer WHERE does not restrict one column to the window with `column >= :window_start AND column < :window_end`', locationOf(where),
       'Add that filter (the shards are sub-windows of that column)');
   }
-  if (bounds.some((bound) => !sameColumn(bound.fields, start.fields, new Set()))) {
+  if (bounds.some((bound) => !sameColumn(bound.fields, start.fields))) {
     return refuse(`the window's two ends are on different columns (${start.fields.join('.')} and ${end.fields.join('.')})`, end.location, 'Restrict one column to [:window_start, :window_end)');
   }
   return { fields: start.fields };
@@ -191,12 +190,36 @@ function tableOf(fields: readonly string[], select: Node): WindowColumn['table']
   return match.length === 1 ? named(match[0]!) : undefined;
 }
 
-/** Two references to the same column: equal, or one unqualified with the same name (and not an output column's name). */
-function sameColumn(a: readonly string[], b: readonly string[], outputNames: ReadonlySet<unknown>): boolean {
+/**
+ * The column an ORDER BY item sorts by. A bare name is first an output column's name (PostgreSQL
+ * looks at the select list before the FROM), explicit (`AS name`) or implicit (a column's or a
+ * cast column's own name): then it sorts by that output's expression, a column only if it is one.
+ */
+function sortColumn(node: Node | undefined, select: Node): string[] | undefined {
+  const ref = node?.ColumnRef as Node | undefined;
+  if (!ref) return undefined;
+  const fields = columnFields(ref);
+  if (fields.length !== 1) return fields;
+  const outputs = ((select.targetList as Node[] | undefined) ?? []).map((target) => target.ResTarget as Node)
+    .filter((target) => (target.name ?? implicitName(target.val as Node)) === fields[0]);
+  if (outputs.length === 0) return fields;
+  const columns = outputs.map((target) => (target.val as Node).ColumnRef as Node | undefined);
+  if (columns.some((column) => !column)) return undefined;
+  const named = columns.map((column) => columnFields(column!));
+  return named.every((each) => sameColumn(each, named[0]!)) ? named[0] : undefined;
+}
+
+/** The name PostgreSQL gives an unnamed output column, where it is a column's (FigureColname): `t.x` and `t.x::text` are "x". */
+function implicitName(node: Node | undefined): string | undefined {
+  if (node?.ColumnRef) return columnFields(node.ColumnRef as Node).at(-1);
+  const cast = node?.TypeCast as Node | undefined;
+  return cast ? implicitName(cast.arg as Node) : undefined;
+}
+
+/** Two references to the same column: equal, or one unqualified with the same name (a bare ORDER BY name is resolved by sortColumn first). */
+function sameColumn(a: readonly string[], b: readonly string[]): boolean {
   if (a.length === b.length) return a.every((field, i) => field === b[i]);
-  if (a.at(-1) !== b.at(-1)) return false;
-  const unqualified = a.length === 1 ? a : b.length === 1 ? b : undefined;
-  return unqualified !== undefined && !outputNames.has(unqualified[0]);
+  return a.at(-1) === b.at(-1) && (a.length === 1 || b.length === 1);
 }
 
 function andTerms(node: Node): Node[] {

@@ -50,6 +50,11 @@ export interface SharedSnapshot {
   readonly instant: string;
   /** host:port/database (never credentials). */
   readonly server: string;
+  /**
+   * Which server and database the snapshot is of, as the server itself tells it (the postmaster's
+   * start and the database name): two sources whose host names differ can still be one database.
+   */
+  readonly identity: string;
   /** Consecutive half-open sub-windows tiling the query's window exactly, planned inside the snapshot. */
   readonly shards: readonly SubWindow[];
   /** A worker session: a connection that imported the snapshot, running the query over `window`. `close` must always be called. */

@@ -52,7 +52,10 @@ export interface ReportManifest {
   readonly sources?: readonly ManifestSource[];
 }
 
-/** One source's one sub-window: its rows and the bytes of its records (the header belongs to no segment). */
+/**
+ * One source's one sub-window: its rows and the bytes of its records (the header belongs to no segment):
+ * as stored, but uncompressed with zstd (one frame over the whole report: no segment has compressed bytes of its own).
+ */
 export interface ManifestSegment {
   readonly source: string;
   readonly window_start: string;

@@ -1,15 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
-import { TransientFailure } from '../errors.ts';
+import { ConfigurationIsInvalid, ReportContractViolated, TransientFailure } from '../errors.ts';
 import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns, type PlannedColumn } from '../csv/report-contract.ts';
 import type { ReportQuery, SharedSnapshot, SubWindow } from '../extract/report-source.ts';
+import { typeDisagreement } from './column-type-agreement.ts';
 import { MostSevereFailure } from './most-severe-failure.ts';
 import type { NamedSource } from './named-source.ts';
 import { OrderedMerge } from './ordered-merge.ts';
 import type { ManifestSegment, ManifestSource } from './report-manifest.ts';
 import { encodeSegment, type SegmentEncoding } from './segment-encoding.ts';
+import { typeNameOf } from './validate-report.ts';
 
 /**
  * Shards asked of each source per worker. More shards than workers, taken from a queue, so an
@@ -82,8 +84,11 @@ export async function openSegmentedExtraction(input: {
 
   let plans: PlannedColumn[][];
   try {
+    refuseSameDatabaseTwice(sources, snapshots);
     // The contract, for every source, before the header: a source with the wrong columns never writes a byte.
     plans = (snapshots as SharedSnapshot[]).map((snapshot) => planColumns(snapshot.columns));
+    const disagreement = typeDisagreement(snapshots.map((snapshot) => ({ database: snapshot.server, columns: snapshot.columns.map((column) => ({ name: column.name, type: typeNameOf(column) })) })));
+    if (disagreement !== undefined) throw new ReportContractViolated(disagreement, { phase: 'extract' });
     await mkdir(config.report.spillDir, { recursive: true });
   } catch (error) {
     await endSnapshots();
@@ -147,6 +152,25 @@ export async function openSegmentedExtraction(input: {
         await endSnapshots();
       })()),
   };
+}
+
+/**
+ * The configuration refuses two services with one host:port/dbname; two host names for one server
+ * (localhost and 127.0.0.1, a Service and its IP) only the servers can tell apart. Before any byte:
+ * the report would hold those rows twice.
+ */
+function refuseSameDatabaseTwice(sources: readonly NamedSource[], snapshots: readonly SharedSnapshot[]): void {
+  const first = new Map<string, number>();
+  const problems: string[] = [];
+  snapshots.forEach((snapshot, index) => {
+    const earlier = first.get(snapshot.identity);
+    if (earlier === undefined) first.set(snapshot.identity, index);
+    else {
+      problems.push(`REPORT_SOURCES: services ${sources[earlier]!.name} and ${sources[index]!.name} are the same database (${snapshots[earlier]!.server} and ${snapshot.server} reach one server and database): `
+        + 'the report would hold its rows twice; list it once');
+    }
+  });
+  if (problems.length > 0) throw new ConfigurationIsInvalid(problems, { phase: 'connect' });
 }
 
 function extractionTimedOut(ms: number): TransientFailure {

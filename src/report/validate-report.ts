@@ -60,11 +60,16 @@ export async function validateReport(config: Config, source: ReportSource, signa
     violation,
     columns: described.map((column) => ({
       name: column.name,
-      type: TYPE_NAMES[column.dataTypeID] ?? column.typeName ?? `oid ${column.dataTypeID}`,
+      type: typeNameOf(column),
       kind: writtenAs(column, config.csv.escapeFormulas),
       inContract: (REPORT_COLUMNS as readonly string[]).includes(column.name),
     })),
   };
+}
+
+/** A column's type as validate prints it (and as sources are compared: column-type-agreement.ts). */
+export function typeNameOf(column: ResultColumn): string {
+  return TYPE_NAMES[column.dataTypeID] ?? column.typeName ?? `oid ${column.dataTypeID}`;
 }
 
 /** "guarded text (category S)": the formula guard follows the type's category (csv-rules.ts). */

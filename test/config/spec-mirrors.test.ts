@@ -80,6 +80,7 @@ const CHART_SETTINGS: Record<string, string> = {
   '.sources.services[].name': 'REPORT_SOURCES',
   '.sources.services[].host': 'PGHOST',
   '.sources.services[].dbname': 'PGDATABASE',
+  '.sources.services[].user': 'PGUSER',
   '.sources.services[].sslMode': 'PGSSLMODE',
 };
 /** Constrained properties that are not worker settings (Kubernetes fields, chart-only values). */
@@ -105,6 +106,7 @@ const SAMPLES: Record<string, string[]> = {
   REPORT_SOURCES: ['eu', 'app.eu-1', '_x', '-eu', '.eu', 'eu west', '[eu]', 'x'.repeat(63), 'x'.repeat(64)],
   PGHOST: ['db-eu.internal', '10.0.0.1', '::1', '/var/run/postgresql', 'postgres://u:Pw@db/app', 'postgres://db', 'u@db', 'h1,h2', 'a b'],
   PGDATABASE: ['app', 'app_eu', 'host=db dbname=x', 'postgres://db/app', 'postgresql:///app'],
+  PGUSER: ['report_reader', 'Report Reader', 'reader@corp'],
 };
 /**
  * What a JSON schema cannot say: the zone database and duration bounds (the worker refuses these,

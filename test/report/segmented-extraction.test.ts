@@ -52,6 +52,7 @@ function fakeSource(name: string, options: FakeOptions = {}) {
         snapshotId: '00000003-0000001B-1',
         instant: '2024-10-05T04:00:00.000000-03:00',
         server: `${name}:5432/app`,
+        identity: `${name}/app`,
         shards: windows,
         async openShard(window, shardSignal): Promise<ReportSession> {
           seen.opened++;
