@@ -7,6 +7,7 @@ import { preflightStorage } from '../publish/storage-preflight.ts';
 import { compressedKey } from '../report/report-compression.ts';
 import { reportKey } from '../report/report-key.ts';
 import { requestBoundMs } from '../report/run-report.ts';
+import { refuseSameDatabaseTwice } from '../report/same-database-twice.ts';
 import { todayIn } from '../report/report-window.ts';
 import { typeDisagreement } from '../report/column-type-agreement.ts';
 import { validateReport, type Validation } from '../report/validate-report.ts';
@@ -57,6 +58,7 @@ export async function validateCommand(args: ValidateArgs, context: CommandContex
     }
     if (storage.state === 'failed') throw storage.error;
     const validations = databases.map((database) => (database as Extract<DatabaseCheck, { ok: true }>).validation);
+    refuseSameDatabaseTwice(validations.flatMap((validation, i) => (validation.identity === undefined ? [] : [{ name: sources[i]!.name, identity: validation.identity, server: validation.database }])));
     const violated = validations.filter((validation) => validation.violation !== undefined);
     if (violated.length > 0) {
       const violation = violated.map((validation) => (validations.length === 1 ? validation.violation! : `${validation.database}: ${validation.violation!}`)).join('; ');

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
-import { ConfigurationIsInvalid, ReportContractViolated, TransientFailure } from '../errors.ts';
+import { ReportContractViolated, TransientFailure } from '../errors.ts';
 import { csvHeader } from '../csv/csv-format.ts';
 import { planColumns, type PlannedColumn } from '../csv/report-contract.ts';
 import type { ReportQuery, SharedSnapshot, SubWindow } from '../extract/report-source.ts';
@@ -10,6 +10,7 @@ import { MostSevereFailure } from './most-severe-failure.ts';
 import type { NamedSource } from './named-source.ts';
 import { OrderedMerge } from './ordered-merge.ts';
 import type { ManifestSegment, ManifestSource } from './report-manifest.ts';
+import { refuseSameDatabaseTwice } from './same-database-twice.ts';
 import { encodeSegment, type SegmentEncoding } from './segment-encoding.ts';
 import { typeNameOf } from './validate-report.ts';
 
@@ -84,7 +85,7 @@ export async function openSegmentedExtraction(input: {
 
   let plans: PlannedColumn[][];
   try {
-    refuseSameDatabaseTwice(sources, snapshots);
+    refuseSameDatabaseTwice(snapshots.map((snapshot, index) => ({ name: sources[index]!.name, identity: snapshot.identity, server: snapshot.server })));
     // The contract, for every source, before the header: a source with the wrong columns never writes a byte.
     plans = (snapshots as SharedSnapshot[]).map((snapshot) => planColumns(snapshot.columns));
     const disagreement = typeDisagreement(snapshots.map((snapshot) => ({ database: snapshot.server, columns: snapshot.columns.map((column) => ({ name: column.name, type: typeNameOf(column) })) })));
@@ -154,24 +155,6 @@ export async function openSegmentedExtraction(input: {
   };
 }
 
-/**
- * The configuration refuses two services with one host:port/dbname; two host names for one server
- * (localhost and 127.0.0.1, a Service and its IP) only the servers can tell apart. Before any byte:
- * the report would hold those rows twice.
- */
-function refuseSameDatabaseTwice(sources: readonly NamedSource[], snapshots: readonly SharedSnapshot[]): void {
-  const first = new Map<string, number>();
-  const problems: string[] = [];
-  snapshots.forEach((snapshot, index) => {
-    const earlier = first.get(snapshot.identity);
-    if (earlier === undefined) first.set(snapshot.identity, index);
-    else {
-      problems.push(`REPORT_SOURCES: services ${sources[earlier]!.name} and ${sources[index]!.name} are the same database (${snapshots[earlier]!.server} and ${snapshot.server} reach one server and database): `
-        + 'the report would hold its rows twice; list it once');
-    }
-  });
-  if (problems.length > 0) throw new ConfigurationIsInvalid(problems, { phase: 'connect' });
-}
 
 function extractionTimedOut(ms: number): TransientFailure {
   return new TransientFailure(`the extraction took longer than REPORT_STATEMENT_TIMEOUT=${formatDuration(ms)}, which bounds the whole extraction: every worker was cancelled (raise REPORT_STATEMENT_TIMEOUT, or REPORT_PARALLELISM)`, {

@@ -17,6 +17,8 @@ export interface Validation {
   readonly database: string;
   readonly queryFile: string;
   readonly columns: readonly FoundColumn[];
+  /** The server's own identity of the database, where it was asked (several sources, or parallel). */
+  readonly identity?: string | undefined;
   /** Why the columns break the contract, or undefined when they satisfy it. */
   readonly violation: string | undefined;
 }
@@ -37,11 +39,14 @@ export async function validateReport(config: Config, source: ReportSource, signa
   const window = reportWindow(config.report.date ?? todayIn(zone, now), zone);
   const query = reportQuery(config, window, formatInstant(now, zone));
   let described: readonly ResultColumn[];
-  if (config.report.parallelism > 1) {
+  let identity: string | undefined;
+  if (config.report.parallelism > 1 || config.sources.length > 1) {
     // As the run will: a shared snapshot, so the query's splittability and a worker's import of the
-    // snapshot (a pooler, a load balancer) are checked too (docs/parallel-extraction.md).
-    const shared = await source.openShared(query, { shards: 2 }, signal);
+    // snapshot (a pooler, a load balancer) are checked too (docs/parallel-extraction.md), and the
+    // server says which database it is (one database under two host names, same-database-twice.ts).
+    const shared = await source.openShared(query, { shards: config.report.parallelism > 1 ? 2 : 1 }, signal);
     described = shared.columns;
+    identity = shared.identity;
     await shared.close();
   } else {
     const session = await source.open(query, signal);
@@ -56,6 +61,7 @@ export async function validateReport(config: Config, source: ReportSource, signa
   }
   return {
     database: source.label,
+    identity,
     queryFile: config.report.query.file,
     violation,
     columns: described.map((column) => ({

@@ -6,9 +6,9 @@ import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, READER_PASSWORD, type TestDatabase } from '../support/test-database.ts';
 
 /**
- * Left for the lead (review of issue 18): `run` refuses two services that reach one database under
- * two host names (segmented-extraction.ts, refuseSameDatabaseTwice); `validate`, which checks every
- * source one by one, does not yet — it says "ok" for a configuration whose run exits 2.
+ * `run` refuses two services that reach one database under
+ * two host names (same-database-twice.ts); so does `validate`, from each server's own identity, or it
+ * would say "ok" for a configuration whose run exits 2.
  */
 let db: TestDatabase;
 beforeAll(async () => {
