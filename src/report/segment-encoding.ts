@@ -19,6 +19,8 @@ export interface SegmentEncoding {
  * frame (docs/compression.md), and zstd's level 1 is fast enough on one core not to matter.
  */
 export function encodeSegment(bytes: AsyncIterable<Buffer>, encoding: SegmentEncoding): AsyncIterable<Buffer> {
+  // Uncompressed, the caller counts the CSV itself (run-report.ts): no extra hop per chunk.
+  if (encoding.compression === 'none') return bytes;
   return compressSegment(countPlain(bytes, encoding.plain), encoding.compression) as AsyncIterable<Buffer>;
 }
 

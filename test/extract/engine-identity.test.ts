@@ -6,6 +6,7 @@ const FORMULA_FIRST_CODES = [61, 43, 45, 64, 9, 13];
 import { errorOf, filesIn, queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, sql, type TestDatabase } from '../support/test-database.ts';
+import { seededRandom } from '../support/seeded-random.ts';
 
 /**
  * Property test: rows of every supported type, generated from a seed (PROPERTY_SEED to replay one),
@@ -18,17 +19,7 @@ const ROWS = 400;
 const REPORT_DATE = '2024-10-05';
 const ZONES = ['America/Sao_Paulo', 'Asia/Kolkata', 'Pacific/Apia'];
 
-/** mulberry32: small, seedable, good enough to pick test values. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const ALPHABET = [...'ab Z09,;|\t"\'\r\n\\.=+-@é🙂', 'e\u0301', '\u200d', 'ção'];
 const COLUMNS: Record<string, string> = {

@@ -3,20 +3,11 @@ import { withLiteralValues } from '../../src/extract/named-parameters.ts';
 import { equalWidthBoundaries, formatMicros, instantMicros, shardFractions, tileWindow } from '../../src/extract/shard-plan.ts';
 import type { SubWindow } from '../../src/extract/report-source.ts';
 import { reportWindow } from '../../src/report/report-window.ts';
+import { seededRandom } from '../support/seeded-random.ts';
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 18);
 
-/** mulberry32: small, seedable. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 /** Days whose window is not 24 hours, and zones with odd offsets. */
 const CASES: [string, string][] = [
