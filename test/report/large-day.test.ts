@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { queryFile, summaryOf } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase } from '../support/test-database.ts';
@@ -14,6 +14,8 @@ describe('a very large day', () => {
     const values = parse(readFileSync(resolve(import.meta.dirname, '../../charts/daily-report/values.yaml'), 'utf8'));
     const limit = Number(/^(\d+)Mi$/.exec(values.resources.limits.memory)![1]) * MI;
     const db = await createTestDatabase('large');
+    // 400 MB of report: not kept for the rest of the run.
+    onTestFinished(() => rmSync(db.outDir, { recursive: true, force: true }));
     // The report's shape (a timestamp, text, bigint, numeric, text) without loading 5M rows into a table first.
     const sqlFile = await queryFile(db.outDir, 'large', `SELECT :extracted_at::timestamptz AS data_extracao, 'Usuário número ' || g AS nome_usuario,
       g::bigint AS id_transacao, (g % 100000) * 0.01 AS valor_transacao, CASE WHEN g % 7 = 0 THEN 'recusada' ELSE 'aprovada' END AS status_transacao

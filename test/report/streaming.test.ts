@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { queryFile, summaryOf } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase } from '../support/test-database.ts';
@@ -11,6 +11,7 @@ const ROWS = 1_000_000;
 describe('daily-report run on a large day', () => {
   it(`streams ${ROWS.toLocaleString('en')} rows (~80 MB of CSV) through a 48 MB heap: nothing holds the whole result`, async () => {
     const db = await createTestDatabase('stream');
+    onTestFinished(() => rmSync(db.outDir, { recursive: true, force: true }));
     const sqlFile = await queryFile(db.outDir, 'million', `
       SELECT :extracted_at::timestamptz AS data_extracao,
              'Usuário "' || g || '", com vírgula' AS nome_usuario,

@@ -1,4 +1,5 @@
 import type { TestProject } from 'vitest/node';
+import { useRunScratchDir } from './run-scratch.ts';
 import { ensureMinio, MINIO_KMS_KEY_NAME, startMinio } from './minio-server.ts';
 import { ensureAzurite, ensureMoto, startAzurite, startMoto, type ServerAvailability, type S3TestServer } from './storage-servers.ts';
 import { ensureKubeTools, type KubeTools } from './kube-tools.ts';
@@ -23,6 +24,7 @@ declare module 'vitest' {
 /** Starts every real service the tests use, once per run: PostgreSQL, an S3-protocol server, Azurite, an OpenTelemetry Collector; and provides helm. */
 export default async function setup(project: TestProject) {
   const log = (line: string) => process.stderr.write(`[test setup] ${line}\n`);
+  const removeScratch = useRunScratchDir(log);
   project.provide('kubeTools', ensureKubeTools(log));
   const moto = ensureMoto(log);
   if (typeof moto !== 'string') {
@@ -40,7 +42,7 @@ export default async function setup(project: TestProject) {
     if (process.env.CI) throw new Error(`the telemetry tests need the OpenTelemetry Collector and CI=true forbids skipping them: ${collectorBuilt}`);
     log(`!!! TELEMETRY TESTS SKIPPED: ${collectorBuilt}`);
   }
-  const [postgres, s3, minio, minioWithoutKms, azurite, collector] = await startAll([
+  const [postgres, s3, minio, minioWithoutKms, azurite, collector] = await startAll(removeScratch, [
     startPostgres(log),
     typeof moto === 'string' ? startMoto(moto) : undefined,
     minioBuilt === true ? startMinio({ kms: true }) : undefined,
@@ -65,18 +67,23 @@ export default async function setup(project: TestProject) {
   project.provide('azurite', { url: azurite.url, connectionString: azurite.connectionString });
   return async () => {
     await Promise.all([postgres.stop(), s3?.stop(), minio?.stop(), minioWithoutKms?.stop(), azurite.stop(), collector?.stop()]);
+    removeScratch();
   };
 }
 
 /**
- * Starts every server at once; if one fails, stops those that did start before rethrowing, so a
- * failed setup leaves no moto, MinIO or Collector running after vitest exits.
+ * Starts every server at once; if one fails, stops those that did start and removes the run's
+ * directory before rethrowing, so a failed setup leaves no moto, MinIO or Collector running after vitest exits.
  */
-async function startAll<const T extends readonly (Promise<{ stop(): Promise<void> } | undefined> | undefined)[]>(starts: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+async function startAll<const T extends readonly (Promise<{ stop(): Promise<void> } | undefined> | undefined)[]>(
+  removeScratch: () => void,
+  starts: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
   const settled = await Promise.allSettled(starts);
   const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed) {
     await Promise.allSettled(settled.map((result) => (result.status === 'fulfilled' ? result.value?.stop() : undefined)));
+    removeScratch();
     throw failed.reason;
   }
   return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };

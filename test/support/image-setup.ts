@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
+import { useRunScratchDir } from './run-scratch.ts';
 import { startPostgres, type PostgresEndpoint } from './postgres-server.ts';
 
 declare module 'vitest' {
@@ -17,6 +18,7 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   const log = (line: string) => process.stderr.write(`[image setup] ${line}\n`);
+  const removeScratch = useRunScratchDir(log);
   const missing = ['buildah', 'mmdebstrap'].filter((tool) => spawnSync(tool, ['--version']).error);
   const reason =
     missing.length > 0 ? `${missing.join(' and ')} not installed (apt-get install buildah mmdebstrap)` : process.getuid?.() !== 0 ? 'building images with buildah here needs root' : undefined;
@@ -24,10 +26,13 @@ export default async function setup(project: TestProject) {
     if (process.env.CI) throw new Error(`the image tier cannot run and CI=true forbids skipping it: ${reason}`);
     log(`!!! IMAGE TESTS SKIPPED: ${reason}`);
     project.provide('imageTools', { skipped: reason });
-    return;
+    return removeScratch;
   }
   const postgres = await startPostgres(log);
   project.provide('postgres', postgres.endpoint);
   project.provide('imageTools', { ok: true });
-  return () => postgres.stop();
+  return async () => {
+    await postgres.stop();
+    removeScratch();
+  };
 }

@@ -21,12 +21,13 @@ export interface CliOptions {
 
 /**
  * Runs the real `daily-report` CLI in a child process on this Node (24), with only the given
- * environment (plus PATH), exactly as the CronJob's container would.
+ * environment (plus PATH, and TMPDIR so its temporary files stay in the test run's own directory),
+ * exactly as the CronJob's container would.
  */
 export function runDailyReport(args: string[], options: CliOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...(options.nodeOptions ?? []), MAIN, ...args], {
-      env: { PATH: process.env.PATH, LOG_FORMAT: 'json', ...options.env },
+      env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, LOG_FORMAT: 'json', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const stdout: Buffer[] = [];
