@@ -9,12 +9,14 @@ const REDACTED = '[redacted]';
 const secrets = new Set<string>();
 
 /** Values shorter than this are not remembered: redacting "a" would mangle every line. */
-const MIN_SECRET_LENGTH = 4;
+export const MIN_SECRET_LENGTH = 4;
 
-export function rememberSecret(value: string): void {
-  if (value.length < MIN_SECRET_LENGTH) return;
+/** Remembers `value` for redaction; false when it is too short to be told apart from ordinary text. */
+export function rememberSecret(value: string): boolean {
+  if (value.length < MIN_SECRET_LENGTH) return false;
   // As written, as it appears inside a JSON string, and percent-encoded (inside a URL).
   for (const form of [value, JSON.stringify(value).slice(1, -1), encodeURIComponent(value)]) secrets.add(form);
+  return true;
 }
 
 /** The text with every remembered secret replaced. */

@@ -33,7 +33,8 @@ them all, \`backfill --missing-only\` only the storage settings and \`REPORT_KEY
   (\`/dev/zero\`) or a directory is refused at once, and a value read from a file is never quoted
   in an error. \`X_FILE\` for a setting not marked *file* is an error, not ignored (PGSSLMODE would keep its default: plaintext).
 - **Secrets are redacted everywhere**: the value of every setting marked *secret* is replaced by
-  \`[redacted]\` in every log line, webhook payload and span, whatever wrote it.
+  \`[redacted]\` in every log line, webhook payload and span, whatever wrote it. A secret under
+  four characters cannot be told from ordinary text: it is not redacted, and the job warns so at start.
 - **No connection URI in \`PGHOST\`**: \`postgres://user:password@host/db\` is refused (exit 2)
   without being echoed; give its parts in \`PGHOST\`, \`PGPORT\`, \`PGDATABASE\`, \`PGUSER\`, \`PGPASSWORD\`.
   The same holds for a URI or \`key=value\` string in \`PGDATABASE\` (libpq would expand it), and

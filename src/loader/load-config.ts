@@ -1,6 +1,6 @@
 import type { AlertsConfig, Config, ReportCompression, StorageConfig } from '../config/config.ts';
 import { checkKeyCompression } from '../report/report-settings.ts';
-import { rememberSecret } from '../config/redaction.ts';
+import { MIN_SECRET_LENGTH, rememberSecret } from '../config/redaction.ts';
 import type { BuildContext, Command, Setting, SettingsDomain, SettingsSpec } from '../config/setting.ts';
 import { ConfigurationIsInvalid, RunWasTerminated } from '../errors.ts';
 import { closestName } from './did-you-mean.ts';
@@ -112,7 +112,12 @@ async function loadOrThrow(rawEnv: Env, command: Command, options: LoadOptions, 
       values.set(setting.name, setting.default);
     } else {
       given.add(setting.name);
-      if (setting.secret) for (const secret of [raw.text, ...(setting.secretParts?.(raw.text) ?? [])]) rememberSecret(secret);
+      if (setting.secret) {
+        // Said, not refused: a short password is PostgreSQL's business, but the promise not to print it cannot hold.
+        if (!rememberSecret(raw.text))
+          warnings.push(`${setting.name} is shorter than ${MIN_SECRET_LENGTH} characters, too short to tell from ordinary text, so it is not redacted from logs, spans and webhooks: use a longer secret`);
+        for (const secret of setting.secretParts?.(raw.text) ?? []) rememberSecret(secret);
+      }
       const parsed = setting.parse(raw.text);
       if (parsed.ok) values.set(setting.name, parsed.value);
       else {

@@ -193,6 +193,15 @@ describe('typos', () => {
     const config = await loadConfig({ ...minimal, REPORT_COLOUR: 'blue', PGAPPNAME: 'x', PG_SERVICE_HOST: '10.0.0.1', PG_PORT: 'tcp://10.0.0.1:5432' }, { now });
     expect(config.warnings).toEqual(['REPORT_COLOUR is not a setting of daily-report and is ignored', 'PGAPPNAME is a libpq variable daily-report does not use']);
   });
+
+  it('warn, without the value, that a secret under four characters cannot be redacted, and redact one of four', async () => {
+    const short = await loadConfig({ ...minimal, PGPASSWORD: 'p4s' }, { now });
+    expect(short.warnings).toEqual([expect.stringMatching(/^PGPASSWORD is shorter than 4 characters, .* not redacted from logs, spans and webhooks: use a longer secret$/)]);
+    expect(short.warnings[0]).not.toContain('p4s');
+    const long = await loadConfig({ ...minimal, PGPASSWORD: 'p4s5' }, { now });
+    expect(long.warnings).toEqual([]);
+    expect(redactSecrets('password p4s5')).toBe('password [redacted]');
+  });
 });
 
 describe('bounds and forms', () => {
