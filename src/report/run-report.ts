@@ -330,15 +330,17 @@ async function* counted(chunks: AsyncIterable<Buffer>, tally: Tally): AsyncGener
   }
 }
 
-/** Database client attributes (semantic conventions): the query's text, never its parameter values. */
+/**
+ * Database client attributes (semantic conventions): the query's text, never its parameter values.
+ * The db.namespace / server.* attributes describe one database, so a report from several carries
+ * each source in daily_report.sources instead of the first one's alone.
+ */
 function databaseAttributes(config: Config) {
-  return {
-    [ATTR.dbSystem]: 'postgresql',
-    [ATTR.dbNamespace]: config.database.database,
-    [ATTR.dbQueryText]: config.report.query.text,
-    [ATTR.serverAddress]: config.database.host,
-    [ATTR.serverPort]: config.database.port,
-  };
+  const common = { [ATTR.dbSystem]: 'postgresql', [ATTR.dbQueryText]: config.report.query.text };
+  if (config.sources.length > 1) {
+    return { ...common, [ATTR.sources]: config.sources.map(({ name, database }) => `${name} ${database.host}:${database.port}/${database.database}`) };
+  }
+  return { ...common, [ATTR.dbNamespace]: config.database.database, [ATTR.serverAddress]: config.database.host, [ATTR.serverPort]: config.database.port };
 }
 
 function storageContainer(config: Config): Record<string, string> {

@@ -36,6 +36,8 @@ export const ATTR = {
   /** REPORT_PARALLELISM and the segments of a report assembled from segments (docs/parallel-extraction.md). */
   parallelism: 'daily_report.parallelism',
   segments: 'daily_report.segments',
+  /** A report from several databases: each as "name host:port/database", in report order (db.* describe one database). */
+  sources: 'daily_report.sources',
   // OpenTelemetry semantic conventions (database client spans).
   dbSystem: 'db.system.name',
   dbNamespace: 'db.namespace',

@@ -84,7 +84,11 @@ export interface ReceivedMetric {
 
 type KeyValue = { key: string; value: Record<string, unknown> };
 const valueOf = (v: Record<string, any>): unknown =>
-  v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue ?? v.arrayValue;
+  v.stringValue ??
+  (v.intValue !== undefined ? Number(v.intValue) : undefined) ??
+  v.doubleValue ??
+  v.boolValue ??
+  (v.arrayValue !== undefined ? ((v.arrayValue.values ?? []) as Record<string, any>[]).map(valueOf) : undefined);
 const attributesOf = (list: KeyValue[] | undefined) => Object.fromEntries((list ?? []).map((a) => [a.key, valueOf(a.value)]));
 
 /** Everything the collector wrote so far, whose resource has `test.id` = `testId`. */

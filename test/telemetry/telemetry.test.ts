@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -97,6 +97,27 @@ describe.skipIf(!('endpoint' in collector))('traces and metrics, received by a r
     expect(metric(METRIC.lastSuccess)?.points[0]?.attributes).toEqual({ 'daily_report.report_date': '2024-10-05' });
     const phases = metric(METRIC.phaseDuration)?.points.map((p) => p.attributes['daily_report.phase']);
     expect(phases).toEqual(expect.arrayContaining(PHASES));
+  });
+
+  it('a report from two databases names both, in order, on the connect span, and no single db.namespace', async () => {
+    const testId = randomUUID();
+    const other = await createTestDatabase('telemetry_us', { users: 10, transactions: 200, days: 1, until: "'2024-10-05 00:00:00-03'::timestamptz" });
+    const { host, port } = db.endpoint;
+    const services = join(db.outDir, 'pg_service.conf');
+    writeFileSync(services, ['[eu]', `host=${host}`, `port=${port}`, `dbname=${db.name}`, 'user=report_reader', '[us]', `host=${host}`, `port=${port}`, `dbname=${other.name}`, 'user=report_reader', ''].join('\n'));
+    const pgpass = join(db.outDir, 'pgpass');
+    writeFileSync(pgpass, `${host}:${port}:*:report_reader:${READER_PASSWORD}\n`, { mode: 0o600 });
+    const { PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...rest } = db.env;
+    const env = { ...rest, REPORT_SOURCES: 'eu,us', PGSERVICEFILE: services, PGPASSFILE: pgpass, ...otel(testId) };
+    const result = await runDailyReport(['run', ...REPORT_DATE], { env });
+    expect(result.code, result.stderr).toBe(0);
+    const { spans } = await receivedFor(testId, (s) => s.some((x) => x.name === SPAN.run));
+    const connect = spans.find((s) => s.name === SPAN.connect)!;
+    expect(connect.attributes['daily_report.sources']).toEqual([`eu ${host}:${port}/${db.name}`, `us ${host}:${port}/${other.name}`]);
+    expect(connect.attributes).toMatchObject({ 'db.system.name': 'postgresql' });
+    expect(connect.attributes).not.toHaveProperty('db.namespace');
+    expect(connect.attributes).not.toHaveProperty('server.address');
+    expect(JSON.stringify(spans)).not.toContain(READER_PASSWORD);
   });
 
   it('a failed run marks the failing span and the root ERROR with the exception, error class and exit code', async () => {
