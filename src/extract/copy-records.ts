@@ -5,6 +5,7 @@ import { CrlfRecords } from '../csv/crlf-records.ts';
 import { outOfRangeMarker, outOfRangeSql, timestampOutOfRange } from '../csv/csv-rules.ts';
 import type { CsvFormat } from '../csv/csv-format.ts';
 import type { PlannedColumn } from '../csv/report-contract.ts';
+import { ChunkBatch } from './chunk-batch.ts';
 import { withoutFinalSemicolon } from './named-parameters.ts';
 import { classifyDatabaseError } from './pg-errors.ts';
 import type { Snapshot } from './postgres-session.ts';
@@ -32,14 +33,17 @@ export async function* copyRecords(
   });
   const statement = copyStatement(subquery, plan, format);
   const stream = snapshot.client.query(copyTo(statement));
+  const batch = new ChunkBatch();
   let finished = false;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const out = records.transform(chunk);
+      const out = batch.add(records.transform(chunk));
       counter.rows = records.rows;
-      if (out.length > 0) yield out;
+      if (out) yield out;
     }
     records.end();
+    const rest = batch.flush();
+    if (rest) yield rest;
     finished = true;
   } catch (error) {
     // A timestamp the contract cannot write, raised by the SQL (csv-rules.ts).
