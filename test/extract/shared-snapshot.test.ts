@@ -119,7 +119,11 @@ describe('one snapshot shared by shard sessions', () => {
     const shared = await source.openShared(query, { shards: 3 }, new AbortController().signal);
     try {
       const first = await shared.openShard(shared.shards[0]!, new AbortController().signal); // the worker imported at open
-      await sql(db, `SELECT pg_terminate_backend(pid) FROM (SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'daily-report' ORDER BY backend_start LIMIT 1) AS coordinator`, [db.name]);
+      const { rows } = await sql(db, `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'daily-report' ORDER BY backend_start LIMIT 1`, [db.name]);
+      const coordinator = rows[0]!.pid as number;
+      await sql(db, 'SELECT pg_terminate_backend($1)', [coordinator]);
+      // pg_terminate_backend only signals: until the backend has exited, its snapshot can still be imported.
+      for (let i = 0; i < 200 && (await sql(db, 'SELECT 1 FROM pg_stat_activity WHERE pid = $1', [coordinator])).rowCount! > 0; i++) await new Promise((r) => setTimeout(r, 50));
       const error = await shared.openShard(shared.shards[1]!, new AbortController().signal).catch((e: unknown) => e);
       await first.close();
 
