@@ -103,16 +103,26 @@ this checks what needs several values at once, and lists every problem in one me
 {{- range $v.extraEnv -}}
 {{- if has .name $chartEnv -}}
 {{- $contradictions = append $contradictions (printf "extraEnv sets %s, which the chart sets from its values: set the value instead (see the chart README%s)" .name (ternary ", report.keyTemplate" "" (eq .name "REPORT_KEY_TEMPLATE"))) -}}
+{{- else if has (printf "%s_FILE" .name) $chartEnv -}}
+{{- /* The worker refuses X beside X_FILE (exit 2); the value is not shown: PGPASSWORD and its kin are secrets. */ -}}
+{{- $contradictions = append $contradictions (printf "extraEnv sets %s, while the chart sets %s_FILE (a file from the Secret): the worker refuses both at once; put the value in the Secret (credentials.*) and remove it from extraEnv" .name .name) -}}
+{{- else if and (hasSuffix "_FILE" .name) (has (trimSuffix "_FILE" .name) $chartEnv) -}}
+{{- $contradictions = append $contradictions (printf "extraEnv sets %s, while the chart sets %s from its values: the worker refuses both at once; set the value instead" .name (trimSuffix "_FILE" .name)) -}}
 {{- end -}}
 {{- end -}}
+{{- $invalid := include "daily-report.workerRuleProblems" . | fromJsonArray -}}
+{{- $invalid = concat $invalid (include "daily-report.scheduleProblems" . | fromJsonArray) -}}
 
-{{- if or $missing $contradictions -}}
+{{- if or $missing $contradictions $invalid -}}
 {{- $message := "\n\ndaily-report cannot be installed with these values: the job would fail on its first night." -}}
 {{- if $missing -}}
 {{- $message = printf "%s\n\nSet (in a values file or with --set):\n  - %s" $message (join "\n  - " $missing) -}}
 {{- end -}}
 {{- if $contradictions -}}
 {{- $message = printf "%s\n\nResolve these contradictions:\n  - %s" $message (join "\n  - " $contradictions) -}}
+{{- end -}}
+{{- if $invalid -}}
+{{- $message = printf "%s\n\nFix these values (each would fail the Job when it runs, with exit 2, or keep it from ever running):\n  - %s" $message (join "\n  - " $invalid) -}}
 {{- end -}}
 {{- fail (printf "%s\n\nEvery value is described in the chart's README.md (helm show readme).\n" $message) -}}
 {{- end -}}
