@@ -98,7 +98,23 @@ describe('values the worker cannot honour are refused by the schema, with Helm 3
     }
   });
 
-  it.each(['*/10 * * * *', '0 1 * * MON-FRI', '30 2 1,15 * ?', '0 0-23/2 * JAN,jul *', '@daily'])('the schedule "%s" is accepted', async (schedule) => {
+  it.each([
+    ['0 1 31 2 *', 'never fires (no month it names has day 31)'],
+    ['0 1 30 FEB *', 'never fires (no month it names has day 30)'],
+    ['0 1 31 4,6,9,11 *', 'never fires (no month it names has day 31)'],
+    ['0 1 31 4-6/2 *', 'never fires (no month it names has day 31)'],
+    ['*/0 * * * *', 'the step in "*/0" must be at least 1'],
+    ['5-1 * * * *', 'the range "5-1" runs backwards'],
+    ['0 1 * DEC-JAN *', 'the range "DEC-JAN" runs backwards'],
+  ])('the schedule "%s", which the API server refuses or which never fires, is refused before anything reaches the cluster', async (schedule, reason) => {
+    for (const [label, binary] of HELMS()) {
+      const result = await template(binary, [...COMPLETE, '--set-string', `schedule=${schedule.replaceAll(',', '\\,')}`]);
+      expect(result.ok, label).toBe(false);
+      expect(listed(result.stderr), label).toContain(`schedule=${JSON.stringify(schedule)}: ${reason}${reason.startsWith('never') ? ', so the CronJob would never create a Job; e.g. "0 1 * * *"' : ''}`);
+    }
+  });
+
+  it.each(['*/10 * * * *', '0 1 * * MON-FRI', '30 2 1,15 * ?', '0 0-23/2 * JAN,jul *', '@daily', '0 1 31 * *', '0 1 31 2,3 *', '0 1 29 2 *', '0 1 31 2 MON', '0 1 30 */2 *'])('the schedule "%s" is accepted', async (schedule) => {
     for (const [label, binary] of HELMS()) {
       // --set reads commas as list separators: escaped, the value reaches the chart as written.
       const result = await template(binary, [...COMPLETE, '--set-string', `schedule=${schedule.replaceAll(',', '\\,')}`]);
