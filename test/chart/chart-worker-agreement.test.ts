@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/loader/load-config.ts';
+import { ALL_SETTINGS } from '../../src/loader/settings-spec.ts';
 import { CHART_DIR, COMPLETE, helm, type K8sObject, workerContainer } from '../support/helm-chart.ts';
 
 /**
@@ -51,6 +52,14 @@ const withEndpoint = (region: string): Case => ({
   name: `storage.s3.region=${JSON.stringify(region)} with an endpoint`,
   args: [...json('storage.s3.region', region), '--set', 'storage.s3.endpoint=http://minio.storage:9000', '--set', 'storage.s3.sse=none'],
   env: { AWS_REGION: region, S3_ENDPOINT: 'http://minio.storage:9000', S3_SSE: 'none' },
+});
+/** Azure with workload identity (an account URL, no connection string): the Azure values alone decide. */
+const AZURE = ['--set', 'storage.provider=azure', '--set', 'storage.azure.workloadIdentity.enabled=true', '--set', 'storage.azure.workloadIdentity.clientId=00000000-0000-0000-0000-000000000000'];
+const AZURE_ENV = { STORAGE_PROVIDER: 'azure', AZURE_STORAGE_ACCOUNT_URL: 'https://acct.blob.core.windows.net' };
+const azure = (path: 'storage.azure.prefix' | 'storage.azure.accountUrl', value: string): Case => ({
+  name: `${path}=${JSON.stringify(value)}`,
+  args: [...AZURE, ...(path === 'storage.azure.prefix' ? json('storage.azure.accountUrl', AZURE_ENV.AZURE_STORAGE_ACCOUNT_URL) : []), ...json(path, value)],
+  env: { ...AZURE_ENV, [path === 'storage.azure.prefix' ? 'AZURE_STORAGE_PREFIX' : 'AZURE_STORAGE_ACCOUNT_URL']: value },
 });
 const webhook = (value: string): Case => ({
   name: `credentials.values.alertWebhookUrl=${JSON.stringify(value)}`,
@@ -101,6 +110,13 @@ const CASES: readonly Case[] = [
   endpoint('http://minio.storage:99999'),
   endpoint(`https://user:${SECRET}@minio.storage:9000`),
   endpoint(`https://minio.storage:9000/?X-Amz-Signature=${SECRET}`),
+  azure('storage.azure.prefix', 'diarios/'),
+  azure('storage.azure.prefix', '../other/'),
+  azure('storage.azure.prefix', 'a//b/'),
+  azure('storage.azure.accountUrl', 'https://acct.blob.core.windows.net'),
+  azure('storage.azure.accountUrl', `https://acct.blob.core.windows.net/?sv=2024-11-04&sig=${SECRET}`),
+  azure('storage.azure.accountUrl', `https://acct:${SECRET}@acct.blob.core.windows.net`),
+  azure('storage.azure.accountUrl', 'https://acct.blob.core.windows.net:70000'),
   set('database.host', 'app-db.prod.svc.cluster.local'),
   set('database.host', '/var/run/postgresql'),
   set('database.host', `postgres://report_reader:${SECRET}@db/app`),
@@ -181,6 +197,22 @@ async function workerVerdict(objects: readonly K8sObject[], overrides: Readonly<
 
 const judge = (v: Verdict) => (v.accepts ? 'accepts' : 'refuses');
 const problemsOf = (message: string) => message.split('\n').slice(1).join(' ').replace(/\s+/g, ' ').trim();
+
+describe("extraEnv and the worker's secret settings", () => {
+  it('refuses a literal value for every setting the spec marks secret (it would sit in the manifest), naming it without its value', async () => {
+    const secrets = ALL_SETTINGS.filter((s) => s.secret).map((s) => s.name);
+    expect(secrets.length).toBeGreaterThan(0);
+    for (const name of secrets) {
+      const result = await helm(inject('kubeTools').helm, ['template', 'r', CHART_DIR, ...COMPLETE, ...json('extraEnv', [{ name, value: `x-${SECRET}` }])]);
+      expect(result.ok, name).toBe(false);
+      expect(result.stderr, name).toContain(`extraEnv gives ${name} a literal value`);
+      expect(result.stderr, name).not.toContain(SECRET);
+      // From a Secret it is the operator's choice (e.g. OTEL_EXPORTER_OTLP_HEADERS, which has no _FILE form).
+      const fromSecret = await helm(inject('kubeTools').helm, ['template', 'r', CHART_DIR, ...COMPLETE, ...json('extraEnv', [{ name, valueFrom: { secretKeyRef: { name: 'otel', key: 'headers' } } }])]);
+      expect(fromSecret.stderr, name).not.toContain('a literal value');
+    }
+  });
+});
 
 describe('the chart and the worker', () => {
   const disagreements: string[] = [];

@@ -110,6 +110,13 @@ this checks what needs several values at once, and lists every problem in one me
 {{- $contradictions = append $contradictions (printf "extraEnv sets %s, while the chart sets %s from its values: the worker refuses both at once; set the value instead" .name (trimSuffix "_FILE" .name)) -}}
 {{- end -}}
 {{- end -}}
+{{- /* The worker's secret settings (secret: true in its spec; test/chart/chart-worker-agreement.test.ts keeps this list whole). */ -}}
+{{- $secretSettings := list "PGPASSWORD" "AZURE_STORAGE_CONNECTION_STRING" "ALERT_WEBHOOK_URL" "OTEL_EXPORTER_OTLP_HEADERS" -}}
+{{- range $v.extraEnv -}}
+{{- if and (has .name $secretSettings) (hasKey . "value") -}}
+{{- $contradictions = append $contradictions (printf "extraEnv gives %s a literal value, which would be written into the CronJob for anyone who can read it (not shown here): take it from a Secret with valueFrom.secretKeyRef%s" .name (ternary ", or better put it in the chart's Secret (credentials.*), mounted as a file" "" (ne .name "OTEL_EXPORTER_OTLP_HEADERS"))) -}}
+{{- end -}}
+{{- end -}}
 {{- $invalid := include "daily-report.workerRuleProblems" . | fromJsonArray -}}
 {{- $invalid = concat $invalid (include "daily-report.scheduleProblems" . | fromJsonArray) -}}
 
