@@ -123,6 +123,40 @@ describe('values the worker cannot honour are refused by the schema, with Helm 3
   });
 });
 
+describe('an image reference the container runtime cannot parse', () => {
+  // The API server takes any string as an image; the kubelet then leaves the pod in InvalidImageName
+  // at 01:00 until the Job's deadline. Checked by the schema, with Helm 3 and 4.
+  it.each([
+    ['image.repository=Registry.example.com/Team/daily-report', /image\/repository/],
+    ['image.repository=registry.example.com:5000/team/daily-report:1.0', /image\/repository/],
+    ['image.repository=registry.example.com/team/daily-report@sha256:abc', /image\/repository/],
+    ['image.repository=registry.example.com/team//daily-report', /image\/repository/],
+    ['image.tag=latest@sha256:abc', /image\/tag/],
+    ['image.tag=-latest', /image\/tag/],
+  ])('%s is refused', async (value, path) => {
+    for (const [label, binary] of HELMS()) {
+      const result = await template(binary, [...COMPLETE, '--set', value]);
+      expect(result.ok, label).toBe(false);
+      expect(result.stderr.replaceAll('.', '/'), label).toMatch(path);
+    }
+  });
+
+  it.each([
+    'registry.example.com/team/daily-report',
+    'registry.example.com:5000/team/daily-report',
+    'localhost:5000/daily-report',
+    '123456789012.dkr.ecr.sa-east-1.amazonaws.com/daily-report',
+    'ghcr.io/acme/reports/daily_report',
+    'daily-report',
+  ])('the repository %s renders', async (repository) => {
+    for (const [label, binary] of HELMS()) {
+      const result = await template(binary, [...COMPLETE, '--set', `image.repository=${repository}`, '--set', 'image.tag=1.2.3-rc.1']);
+      expect(result.ok, `${label}: ${result.stderr}`).toBe(true);
+      expect(result.stdout).toContain(`image: "${repository}:1.2.3-rc.1"`);
+    }
+  });
+});
+
 describe('job.ttlSecondsAfterFinished', () => {
   const ttl = async (binary: string, args: string[]) =>
     only((await renderChart(binary, [...COMPLETE, ...args])).objects, 'CronJob').spec.jobTemplate.spec.ttlSecondsAfterFinished;

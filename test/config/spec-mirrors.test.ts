@@ -85,7 +85,7 @@ const CHART_SETTINGS: Record<string, string> = {
 };
 /** Constrained properties that are not worker settings (Kubernetes fields, chart-only values). */
 const CHART_ONLY = [
-  '.fullnameOverride', '.image.digest', '.image.pullPolicy', '.schedule', '.storage.s3.roleArn', '.storage.azure.workloadIdentity.clientId',
+  '.fullnameOverride', '.image.repository', '.image.tag', '.image.digest', '.image.pullPolicy', '.schedule', '.storage.s3.roleArn', '.storage.azure.workloadIdentity.clientId',
   '.alerts.prometheusRule.runbookUrl', '.resources.requests.cpu', '.resources.requests.memory', '.resources.requests.ephemeral-storage',
   '.resources.limits.cpu', '.resources.limits.memory', '.resources.limits.ephemeral-storage', '.extraEnv[].name', '.spill.sizeLimit',
   '.sources.pgpass.key',
