@@ -117,6 +117,22 @@ this checks what needs several values at once, and lists every problem in one me
 {{- $contradictions = append $contradictions (printf "extraEnv gives %s a literal value, which would be written into the CronJob for anyone who can read it (not shown here): take it from a Secret with valueFrom.secretKeyRef%s" .name (ternary ", or better put it in the chart's Secret (credentials.*), mounted as a file" "" (ne .name "OTEL_EXPORTER_OTLP_HEADERS"))) -}}
 {{- end -}}
 {{- end -}}
+{{- /*
+With a cluster to ask (helm install, upgrade, test; `helm template` has none and lookup returns nothing), an
+existing Secret or ConfigMap the pod mounts must hold the key it mounts: without it the pod waits in
+ContainerCreating from 01:00 until the Job's deadline. One not created yet is left alone (an operator may
+create it after the release, e.g. external-secrets); NOTES.txt says so.
+*/ -}}
+{{- range (include "daily-report.mountedKeys" . | fromJsonArray) -}}
+{{- $kind := index . 0 -}}{{- $name := index . 1 -}}{{- $key := index . 2 -}}{{- $value := index . 3 -}}
+{{- $found := lookup "v1" $kind $.Release.Namespace $name -}}
+{{- if $found -}}
+{{- $keys := concat (keys ($found.data | default dict)) (keys ($found.binaryData | default dict)) | sortAlpha -}}
+{{- if not (has $key $keys) -}}
+{{- $missing = append $missing (printf "%s: %s %s in namespace %s has no key %q, so the pod could not start; its keys: %s (set %s to one of them, or add the key)" $value $kind $name $.Release.Namespace $key (join ", " $keys | default "none") $value) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- $invalid := include "daily-report.workerRuleProblems" . | fromJsonArray -}}
 {{- $invalid = concat $invalid (include "daily-report.scheduleProblems" . | fromJsonArray) -}}
 
