@@ -157,6 +157,23 @@ describe('an image reference the container runtime cannot parse', () => {
   });
 });
 
+describe('names the API server would refuse mid-install', () => {
+  it.each([
+    ['nameOverride=Daily_Report', /nameOverride/],
+    ['serviceAccount.name=Report_Reader', /serviceAccount\/name/],
+    ['alerts.grafanaDashboard.label=grafana dashboard', /grafanaDashboard\/label/],
+    ['alerts.grafanaDashboard.labelValue=-1', /grafanaDashboard\/labelValue/],
+  ])('%s is refused by the schema, before any object is created', async (value, path) => {
+    for (const [label, binary] of HELMS()) {
+      const result = await template(binary, [...COMPLETE, '--set-string', value]);
+      expect(result.ok, label).toBe(false);
+      expect(result.stderr.replaceAll('.', '/'), label).toMatch(path);
+    }
+    const pullSecret = await template(inject('kubeTools').helm, [...COMPLETE, '--set-json', 'imagePullSecrets=[{"name":"Reg_Cred"}]']);
+    expect(pullSecret.stderr).toMatch(/imagePullSecrets\/0\/name/);
+  });
+});
+
 describe('job.ttlSecondsAfterFinished', () => {
   const ttl = async (binary: string, args: string[]) =>
     only((await renderChart(binary, [...COMPLETE, ...args])).objects, 'CronJob').spec.jobTemplate.spec.ttlSecondsAfterFinished;

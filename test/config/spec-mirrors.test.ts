@@ -88,7 +88,8 @@ const CHART_ONLY = [
   '.fullnameOverride', '.image.repository', '.image.tag', '.image.digest', '.image.pullPolicy', '.schedule', '.storage.s3.roleArn', '.storage.azure.workloadIdentity.clientId',
   '.alerts.prometheusRule.runbookUrl', '.resources.requests.cpu', '.resources.requests.memory', '.resources.requests.ephemeral-storage',
   '.resources.limits.cpu', '.resources.limits.memory', '.resources.limits.ephemeral-storage', '.extraEnv[].name', '.spill.sizeLimit',
-  '.sources.pgpass.key',
+  '.sources.pgpass.key', '.nameOverride', '.imagePullSecrets[].name', '.serviceAccount.name', '.alerts.grafanaDashboard.label',
+  '.alerts.grafanaDashboard.labelValue',
 ];
 
 /** Values the worker and the chart must judge alike, per variable (the spec's default is added to each). */
