@@ -27,6 +27,7 @@ export async function backfillCommand(args: BackfillArgs, context: CommandContex
   const { dates, problems } = datesBetween(args.from, args.to, args['max-days'], args.yes);
   problems.push(...futureProblems(dates, LATEST_ZONE));
   if (!Number.isInteger(args.parallel) || args.parallel < 1) problems.push(`--parallel: must be a whole number ≥ 1 (got ${args.parallel})`);
+  if (!Number.isInteger(args['max-days']) || args['max-days'] < 1) problems.push(`--max-days: must be a whole number ≥ 1 (got ${args['max-days']})`);
   const pollMs = pollIntervalMs(args['poll-interval'], problems);
   return withCluster(context, { ...args, problems }, async (jobs, logger) => {
     // The storage settings are checked before the cluster is contacted, like every other input.

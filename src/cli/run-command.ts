@@ -35,6 +35,8 @@ export async function runCommand(args: RunArgs, context: CommandContext): Promis
     let alerts: AlertsConfig | undefined;
     // Silently ignoring --out would publish the real report where a dry run was meant.
     const problems = args.out !== undefined && !args.dryRun ? ['--out: only applies with --dry-run (add --dry-run, or drop --out to publish)'] : [];
+    // `--out` with nothing after it reads as "" and would quietly mean stdout: a path was meant.
+    if (args.out === '' && args.dryRun) problems.push('--out: needs a file path, or - for stdout (got nothing)');
     try {
       const code = await withConfig(
         context,

@@ -15,7 +15,7 @@ export interface StatusArgs extends ClusterArgs {
 /** `daily-report status`: the CronJob's runs (Jobs) created in the last --days days, newest first. */
 export async function statusCommand(args: StatusArgs, context: CommandContext): Promise<ExitCode> {
   const problems: string[] = [];
-  if (!Number.isInteger(args.days) || args.days < 1) problems.push(`--days: must be a whole number ≥ 1 (got ${args.days})`);
+  if (!Number.isSafeInteger(args.days) || args.days < 1) problems.push(`--days: must be a whole number ≥ 1 (got ${args.days})`);
   pollIntervalMs(args['poll-interval'], problems);
   return withCluster(context, { ...args, problems }, async (jobs) => {
     const cronJob = await jobs.cronJob(args.cronjob);
@@ -25,13 +25,13 @@ export async function statusCommand(args: StatusArgs, context: CommandContext): 
     const owned = await jobs.jobsOf(cronJob);
     const events = await jobs.jobEvents();
     const runs = owned.filter((job) => new Date(job.metadata!.creationTimestamp!).getTime() >= since).map((job) => reportRun(job, timezone, events));
-    context.stdout.write(args.output === 'json' ? `${JSON.stringify(runs, null, 2)}\n` : formatRuns(runs, cronJob.metadata!.name!, jobs.namespace));
+    context.stdout.write(args.output === 'json' ? `${JSON.stringify(runs, null, 2)}\n` : formatRuns(runs, cronJob.metadata!.name!, jobs.namespace, args.days));
     return ExitCode.ok;
   });
 }
 
-function formatRuns(runs: readonly ReportRun[], cronJob: string, namespace: string): string {
-  if (runs.length === 0) return `no runs of CronJob ${cronJob} in ${namespace} in the last days\n`;
+function formatRuns(runs: readonly ReportRun[], cronJob: string, namespace: string, days: number): string {
+  if (runs.length === 0) return `no runs of CronJob ${cronJob} in ${namespace} in the last ${days === 1 ? 'day' : `${days} days`}\n`;
   const duration = (run: ReportRun) =>
     run.started_at === null ? '-' : formatElapsed(new Date(run.finished_at ?? Date.now()).getTime() - new Date(run.started_at).getTime());
   const rows = runs.map((run) => [

@@ -37,4 +37,14 @@ describe('NOTES.txt', () => {
     expect(text).toContain('helm test daily-report -n reports --logs');
     expect(text).toContain('to Azure container relatorios.');
   });
+
+  it('gives Job names the API server accepts (63 bytes, the job-name label) for the longest release name', async () => {
+    // A 49-character release name: the full name is the release name, cut at 52 by the chart.
+    const result = await helm(inject('kubeTools').helm, ['install', 'daily-report-production-sa-east-1-nightly-extract', CHART_DIR, '-n', 'reports', '--dry-run=client', ...COMPLETE]);
+    expect(result.ok, result.stderr).toBe(true);
+    const text = result.stdout.slice(result.stdout.indexOf('NOTES:'));
+    const names = [...text.matchAll(/create job --from=cronjob\/\S+ (\S+(?: \+%s\))?)/g)].map((m) => m[1]!.replace('$(date +%s)', '1733000000'));
+    expect(names).toHaveLength(2);
+    for (const name of names) expect(name.length, name).toBeLessThanOrEqual(63);
+  });
 });

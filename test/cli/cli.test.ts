@@ -34,6 +34,17 @@ describe('daily-report CLI', () => {
     expect(result.stdout).toBe('');
   });
 
+  it.each([
+    [['run', '--dry-run', '--out'], /--out: needs a file path, or - for stdout \(got nothing\)/],
+    [['backfill', '--from', '2024-10-01', '--to', '2024-10-07', '--max-days', '1.5'], /--max-days: must be a whole number ≥ 1 \(got 1\.5\)/],
+    [['status', '--days', '99999999999999999999'], /--days: must be a whole number ≥ 1 \(got 100000000000000000000\)/],
+  ])('exits 2, before any I/O, on an option value no command can use: %j', async (args, message) => {
+    const result = await runDailyReport(args, { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe('');
+  });
+
   it('prints its version', async () => {
     const result = await runDailyReport(['--version'], { env });
     expect(result.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);

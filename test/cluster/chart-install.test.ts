@@ -166,6 +166,24 @@ describe.skipIf(!('kubeconfig' in cluster))('the chart on a real kube-apiserver'
     expect(env).toMatchObject({ AWS_REGION: 'sa-east-1', PGSSLMODE: 'verify-full', REPORT_KEY_TEMPLATE: 'relatorio_{YYYYMMDD}.csv', REPORT_TIMEZONE: 'America/Sao_Paulo' });
   });
 
+  it('an existing Secret without the key the pod mounts is refused at install, naming the keys it has; one not created yet is a warning in NOTES', async () => {
+    const namespace = 'dr-secret-keys';
+    await kubectl(['create', 'namespace', namespace]);
+    await kubectl(['create', 'secret', 'generic', 'daily-report-db', '--from-literal=db-password=not-a-real-password', '-n', namespace]);
+    const values = [...COMPLETE, '--set', 'credentials.values.password=', '--set', 'credentials.existingSecret=daily-report-db'];
+    for (const binary of [inject('kubeTools').helm, inject('kubeTools').helm3]) {
+      const refused = await helm(binary, ['install', RELEASE, CHART_DIR, '-n', namespace, ...values], clusterEnv());
+      expect(refused.ok).toBe(false);
+      expect(refused.stderr).toContain(`  - credentials.keys.password: Secret daily-report-db in namespace ${namespace} has no key "password", so the pod could not start; its keys: db-password`);
+      expect(refused.stderr).not.toContain('not-a-real-password');
+    }
+    expect((await kubectlJson(['get', 'cronjobs', '-n', namespace])).items).toEqual([]);
+    // Not created yet (an operator may create it after the release): installed, with a warning.
+    const later = await helmInCluster(['install', RELEASE, CHART_DIR, '-n', namespace, ...values, '--set', 'credentials.existingSecret=created-later']);
+    expect(later.ok, later.stderr).toBe(true);
+    expect(later.stdout).toContain(`WARNING: Secret created-later does not exist in namespace ${namespace} yet: create it with the key\n"password" before the first run`);
+  });
+
   it('helm install with no values is refused with the list of values to set, and creates nothing', async () => {
     const namespace = 'dr-no-values';
     await kubectl(['create', 'namespace', namespace]);

@@ -49,6 +49,13 @@ describe.skipIf(!('kubeconfig' in cluster))('rerun, backfill and status against 
     expect(result.ok, result.stderr).toBe(true);
   });
 
+  // First, while the CronJob has no Jobs yet.
+  it('status says how many days it looked at when there are no runs', async () => {
+    const result = await cli(['status', '-n', NS, '--days', '3']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe(`no runs of CronJob daily-report in ${NS} in the last 3 days\n`);
+  });
+
   it('rerun creates a Job from the CronJob as kubectl does, with REPORT_DATE on the worker and who asked', async () => {
     const result = await cli(['rerun', '--date', '2024-10-05', '-n', NS]);
     expect(result.code, result.stderr).toBe(0);

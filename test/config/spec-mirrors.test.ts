@@ -85,10 +85,11 @@ const CHART_SETTINGS: Record<string, string> = {
 };
 /** Constrained properties that are not worker settings (Kubernetes fields, chart-only values). */
 const CHART_ONLY = [
-  '.fullnameOverride', '.image.digest', '.image.pullPolicy', '.schedule', '.storage.s3.roleArn', '.storage.azure.workloadIdentity.clientId',
+  '.fullnameOverride', '.image.repository', '.image.tag', '.image.digest', '.image.pullPolicy', '.schedule', '.storage.s3.roleArn', '.storage.azure.workloadIdentity.clientId',
   '.alerts.prometheusRule.runbookUrl', '.resources.requests.cpu', '.resources.requests.memory', '.resources.requests.ephemeral-storage',
   '.resources.limits.cpu', '.resources.limits.memory', '.resources.limits.ephemeral-storage', '.extraEnv[].name', '.spill.sizeLimit',
-  '.sources.pgpass.key',
+  '.sources.pgpass.key', '.nameOverride', '.imagePullSecrets[].name', '.serviceAccount.name', '.alerts.grafanaDashboard.label',
+  '.alerts.grafanaDashboard.labelValue',
 ];
 
 /** Values the worker and the chart must judge alike, per variable (the spec's default is added to each). */
@@ -109,10 +110,20 @@ const SAMPLES: Record<string, string[]> = {
   PGUSER: ['report_reader', 'Report Reader', 'reader@corp'],
 };
 /**
- * What a JSON schema cannot say: the zone database and duration bounds (the worker refuses these,
- * the chart lets them by), and a region that is valid only with an S3-compatible endpoint.
+ * What the schema leaves to the chart's templates (templates/_worker-rules.tpl), which
+ * test/chart/chart-worker-agreement.test.ts holds to the worker by rendering each value and loading
+ * the result: duration bounds, a region whose form depends on the endpoint, and URLs carrying
+ * credentials (a schema pattern would quote them in Helm 4's message). A zone the zone database
+ * lacks is refused by the API server (spec.timeZone).
  */
-const KNOWN_GAPS = new Set(['REPORT_TIMEZONE=Mars/Olympus', 'REPORT_STATEMENT_TIMEOUT=30d']);
+const KNOWN_GAPS = new Set([
+  'REPORT_TIMEZONE=Mars/Olympus',
+  'REPORT_STATEMENT_TIMEOUT=30d',
+  'AWS_REGION=sa-east1',
+  'S3_ENDPOINT=http://minio:Secret99@127.0.0.1:9000',
+  'S3_ENDPOINT=https://s3.example.com/?X-Amz-Signature=1',
+  'AZURE_STORAGE_ACCOUNT_URL=https://a.blob.core.windows.net/?sv=2024&sig=abc',
+]);
 
 /**
  * The worker's verdict on a value. AWS_REGION's parse takes any server's region name; the AWS form

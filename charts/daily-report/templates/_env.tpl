@@ -15,7 +15,7 @@
 - name: REPORT_COMPRESSION
   value: {{ .Values.report.compression | quote }}
 - name: REPORT_STATEMENT_TIMEOUT
-  value: {{ .Values.report.statementTimeout | quote }}
+  value: {{ include "daily-report.statementTimeout" . | quote }}
 - name: REPORT_PARALLELISM
   value: {{ .Values.parallelism | quote }}
 {{- if gt (int .Values.parallelism) 1 }}

@@ -157,3 +157,19 @@ limits:
 {{- define "daily-report.spillDir" -}}
 /var/spool/daily-report
 {{- end -}}
+
+{{/*
+The keys of Secrets and ConfigMaps the operator creates that the worker's pod mounts, as
+[kind, name, key, the value naming the key]: the chart's own Secret is not among them.
+*/}}
+{{- define "daily-report.mountedKeys" -}}
+{{- $v := .Values -}}
+{{- $mounts := list -}}
+{{- if $v.credentials.existingSecret -}}
+{{- $valueOf := dict "PGPASSWORD_FILE" "credentials.keys.password" "PGUSER_FILE" "credentials.keys.user" "AZURE_STORAGE_CONNECTION_STRING_FILE" "credentials.keys.azureConnectionString" "AWS_SHARED_CREDENTIALS_FILE" "credentials.keys.awsCredentials" "ALERT_WEBHOOK_URL_FILE" "credentials.keys.alertWebhookUrl" -}}
+{{- range (include "daily-report.secretFiles" . | fromJsonArray) }}{{ $mounts = append $mounts (list "Secret" $v.credentials.existingSecret (index . 1) (get $valueOf (index . 0))) }}{{ end -}}
+{{- end -}}
+{{- if and $v.sources.services $v.sources.pgpass.existingSecret }}{{ $mounts = append $mounts (list "Secret" $v.sources.pgpass.existingSecret $v.sources.pgpass.key "sources.pgpass.key") }}{{ end -}}
+{{- if $v.database.caCertificate.configMap }}{{ $mounts = append $mounts (list "ConfigMap" $v.database.caCertificate.configMap $v.database.caCertificate.key "database.caCertificate.key") }}{{ end -}}
+{{- toJson $mounts -}}
+{{- end -}}

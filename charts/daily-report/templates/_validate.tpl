@@ -103,16 +103,49 @@ this checks what needs several values at once, and lists every problem in one me
 {{- range $v.extraEnv -}}
 {{- if has .name $chartEnv -}}
 {{- $contradictions = append $contradictions (printf "extraEnv sets %s, which the chart sets from its values: set the value instead (see the chart README%s)" .name (ternary ", report.keyTemplate" "" (eq .name "REPORT_KEY_TEMPLATE"))) -}}
+{{- else if has (printf "%s_FILE" .name) $chartEnv -}}
+{{- /* The worker refuses X beside X_FILE (exit 2); the value is not shown: PGPASSWORD and its kin are secrets. */ -}}
+{{- $contradictions = append $contradictions (printf "extraEnv sets %s, while the chart sets %s_FILE (a file from the Secret): the worker refuses both at once; put the value in the Secret (credentials.*) and remove it from extraEnv" .name .name) -}}
+{{- else if and (hasSuffix "_FILE" .name) (has (trimSuffix "_FILE" .name) $chartEnv) -}}
+{{- $contradictions = append $contradictions (printf "extraEnv sets %s, while the chart sets %s from its values: the worker refuses both at once; set the value instead" .name (trimSuffix "_FILE" .name)) -}}
 {{- end -}}
 {{- end -}}
+{{- /* The worker's secret settings (secret: true in its spec; test/chart/chart-worker-agreement.test.ts keeps this list whole). */ -}}
+{{- $secretSettings := list "PGPASSWORD" "AZURE_STORAGE_CONNECTION_STRING" "ALERT_WEBHOOK_URL" "OTEL_EXPORTER_OTLP_HEADERS" -}}
+{{- range $v.extraEnv -}}
+{{- if and (has .name $secretSettings) (hasKey . "value") -}}
+{{- $contradictions = append $contradictions (printf "extraEnv gives %s a literal value, which would be written into the CronJob for anyone who can read it (not shown here): take it from a Secret with valueFrom.secretKeyRef%s" .name (ternary ", or better put it in the chart's Secret (credentials.*), mounted as a file" "" (ne .name "OTEL_EXPORTER_OTLP_HEADERS"))) -}}
+{{- end -}}
+{{- end -}}
+{{- /*
+With a cluster to ask (helm install, upgrade, test; `helm template` has none and lookup returns nothing), an
+existing Secret or ConfigMap the pod mounts must hold the key it mounts: without it the pod waits in
+ContainerCreating from 01:00 until the Job's deadline. One not created yet is left alone (an operator may
+create it after the release, e.g. external-secrets); NOTES.txt says so.
+*/ -}}
+{{- range (include "daily-report.mountedKeys" . | fromJsonArray) -}}
+{{- $kind := index . 0 -}}{{- $name := index . 1 -}}{{- $key := index . 2 -}}{{- $value := index . 3 -}}
+{{- $found := lookup "v1" $kind $.Release.Namespace $name -}}
+{{- if $found -}}
+{{- $keys := concat (keys ($found.data | default dict)) (keys ($found.binaryData | default dict)) | sortAlpha -}}
+{{- if not (has $key $keys) -}}
+{{- $missing = append $missing (printf "%s: %s %s in namespace %s has no key %q, so the pod could not start; its keys: %s (set %s to one of them, or add the key)" $value $kind $name $.Release.Namespace $key (join ", " $keys | default "none") $value) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $invalid := include "daily-report.workerRuleProblems" . | fromJsonArray -}}
+{{- $invalid = concat $invalid (include "daily-report.scheduleProblems" . | fromJsonArray) -}}
 
-{{- if or $missing $contradictions -}}
+{{- if or $missing $contradictions $invalid -}}
 {{- $message := "\n\ndaily-report cannot be installed with these values: the job would fail on its first night." -}}
 {{- if $missing -}}
 {{- $message = printf "%s\n\nSet (in a values file or with --set):\n  - %s" $message (join "\n  - " $missing) -}}
 {{- end -}}
 {{- if $contradictions -}}
 {{- $message = printf "%s\n\nResolve these contradictions:\n  - %s" $message (join "\n  - " $contradictions) -}}
+{{- end -}}
+{{- if $invalid -}}
+{{- $message = printf "%s\n\nFix these values (each would fail the Job when it runs, with exit 2, or keep it from ever running):\n  - %s" $message (join "\n  - " $invalid) -}}
 {{- end -}}
 {{- fail (printf "%s\n\nEvery value is described in the chart's README.md (helm show readme).\n" $message) -}}
 {{- end -}}
