@@ -9,6 +9,7 @@ import { typeDisagreement } from './column-type-agreement.ts';
 import { MostSevereFailure } from './most-severe-failure.ts';
 import type { NamedSource } from './named-source.ts';
 import { OrderedMerge } from './ordered-merge.ts';
+import { formatInstantText } from './report-window.ts';
 import type { ManifestSegment, ManifestSource } from './report-manifest.ts';
 import { refuseSameDatabaseTwice } from './same-database-twice.ts';
 import { encodeSegment, type SegmentEncoding } from './segment-encoding.ts';
@@ -139,7 +140,13 @@ export async function openSegmentedExtraction(input: {
       yield* merge.body() as AsyncIterable<Buffer>;
     },
     manifestSegments: () =>
-      segments.map((segment) => ({ source: sources[segment.source]!.name, window_start: segment.window.start, window_end: segment.window.end, rows: segment.rows, bytes: segment.bytes })),
+      segments.map((segment) => ({
+        source: sources[segment.source]!.name,
+        window_start: formatInstantText(segment.window.start, config.report.timezone),
+        window_end: formatInstantText(segment.window.end, config.report.timezone),
+        rows: segment.rows,
+        bytes: segment.bytes,
+      })),
     manifestSources: () =>
       snapshots.map((snapshot, index) => ({
         name: sources[index]!.name,
