@@ -438,9 +438,9 @@ export class ReportPublisher {
 }
 
 /**
- * Whether a failed request was answered by the server (a refused condition, an HTTP status, a
- * file-system call's error): then the state we read next shows its effect. Otherwise (aborted, a
- * deadline, a timeout or a reset) the server may still apply it.
+ * Whether a failed request was answered in a way that proves it did not apply (a refused condition,
+ * a 4xx refusal, a file-system call's error): then the state we read next shows its effect.
+ * Otherwise (aborted, a deadline, a timeout, a reset, a 5xx) the server may still apply it.
  */
 function answered(error: unknown): boolean {
   if (error instanceof ConditionNotMet) return true;
