@@ -13,6 +13,7 @@ import { formatInstantText } from './report-window.ts';
 import type { ManifestSegment, ManifestSource } from './report-manifest.ts';
 import { refuseSameDatabaseTwice } from './same-database-twice.ts';
 import { encodeSegment, type SegmentEncoding } from './segment-encoding.ts';
+import { removeStaleSpills } from './spilled-segment.ts';
 import { typeNameOf } from './validate-report.ts';
 
 /**
@@ -21,6 +22,9 @@ import { typeNameOf } from './validate-report.ts';
  * gives the measurement behind 4).
  */
 export const SHARDS_PER_WORKER = 4;
+
+/** Beyond REPORT_STATEMENT_TIMEOUT, before a spill file nobody wrote is taken for a killed run's. */
+const STALE_SPILL_MARGIN_MS = 10 * 60_000;
 
 /** A worker may run this many segments ahead of the oldest undelivered one, per worker: the disk bound. */
 export const LOOK_AHEAD_PER_WORKER = 2;
@@ -92,6 +96,8 @@ export async function openSegmentedExtraction(input: {
     const disagreement = typeDisagreement(snapshots.map((snapshot) => ({ database: snapshot.server, columns: snapshot.columns.map((column) => ({ name: column.name, type: typeNameOf(column) })) })));
     if (disagreement !== undefined) throw new ReportContractViolated(disagreement, { phase: 'extract' });
     await mkdir(config.report.spillDir, { recursive: true });
+    // Outside Kubernetes' emptyDir (the default is TMPDIR), nothing else would ever remove them.
+    await removeStaleSpills(config.report.spillDir, config.report.statementTimeoutMs + STALE_SPILL_MARGIN_MS);
   } catch (error) {
     await endSnapshots();
     throw error;
