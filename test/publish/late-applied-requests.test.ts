@@ -98,4 +98,40 @@ describe('a publishing request applied by the server after the run stopped waiti
       }
     }, 120_000);
   });
+
+  // No signal: every attempt of the CSV's publish is held past the step's deadline (STORAGE_MAX_ATTEMPTS ×
+  // (STORAGE_REQUEST_TIMEOUT + 1 s)), then the server applies them all — the first one wins.
+  describe.concurrent.each(worlds.map((world) => ({ world, shape: world.provider === 's3' ? CSV_PUBLISH_S3 : CSV_PUBLISH_AZURE })))(
+    '$world.name › csv.publish › every attempt held past the deadline, then applied › over an existing report › one part',
+    ({ world: spec, shape }) => {
+      it('never leaves the old manifest beside the new CSV, and a rerun converges', async () => {
+        const world = await newWorld(spec);
+        try {
+          expect((await runInProcess(world, db, { sqlFile: sqlFiles['one part'], ifExists: 'overwrite' })).error).toBeUndefined();
+          const before = await world.state();
+          const previous: Previous = { csv: before.csv!.bytes, manifest: before.manifest! };
+          let release!: () => void;
+          const runEnded = new Promise<void>((resolve) => (release = resolve));
+          let held = 0;
+          world.proxy!.inject({ match: (request) => requestMatches(shape, request), fault: { applyLate: runEnded }, onMatch: () => held++ });
+          const run = await runInProcess(world, db, { sqlFile: sqlFiles['one part'], ifExists: 'overwrite' });
+          expect(held, 'the publish was held').toBeGreaterThan(0);
+          expect(run.error, 'the publish had no answer within its deadline').toBeDefined();
+          expect((run.error as Error).message).toMatch(/no answer|timed? ?out|aborted/i);
+          release();
+          world.clear();
+          // The held attempts reach the server now; wait until the CSV is the new one (the first attempt's If-Match holds).
+          for (let i = 0; i < 200 && (await world.state()).csv?.bytes.equals(previous.csv); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+          const after = await world.state();
+          const context = `${spec.name}: ${(run.error as Error).message}`;
+          expectI1I2(after, rowsOf['one part'], previous, context);
+          const rerun = await runInProcess(world, db, { sqlFile: sqlFiles['one part'], ifExists: 'overwrite' });
+          expect(rerun.error, `${context} → rerun`).toBeUndefined();
+          expectI1I2(await world.state(), rowsOf['one part'], undefined, `${context} → rerun`);
+        } finally {
+          await world.close();
+        }
+      }, 120_000);
+    },
+  );
 });
