@@ -282,6 +282,11 @@ export class ReportPublisher {
           // Never the same bytes as the manifest we deleted: on S3 its ETag (an MD5) would be the same,
           // and an attempt of our DELETE that the SDK gave up on, applied late, would remove it too.
           const restored = restoredManifest(state.manifest.bytes, this.#options.runId);
+          if (restored === undefined) {
+            // Not a manifest (it did not parse): it described nothing, so the previous CSV was not published either.
+            this.#leftBehind = 'the previous CSV is as it was, without a valid manifest (not published); the next run repairs it';
+            return failure;
+          }
           await storage.write(manifestKey, once(restored), { signal, ifExists: 'fail', contentType: 'application/json', metadata: { run_id: state.manifest.runId ?? '' } });
           this.#manifestDeleted = false;
           this.#csvMayHaveChanged = false;
@@ -451,12 +456,13 @@ function answered(error: unknown): boolean {
 }
 
 /** The manifest we deleted, to put back: the same keys, plus the run that put it back (so its bytes and ETag differ). */
-function restoredManifest(bytes: Buffer, runId: string): Buffer {
+function restoredManifest(bytes: Buffer, runId: string): Buffer | undefined {
   try {
-    const parsed = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
     return Buffer.from(`${JSON.stringify({ ...parsed, restored_by_run_id: runId }, null, 2)}\n`, 'utf8');
   } catch {
-    return bytes;
+    return undefined;
   }
 }
 

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AccessWasDenied, ConditionNotMet, ConfigurationIsInvalid, ReportError, TransientFailure } from '../errors.ts';
 import type { ReportStorage, StoredObject, WriteOptions, WriteResult } from './report-storage.ts';
+import { readAtMost } from './small-object-read.ts';
 
 /** The file-system calls that change or read what is published: one seam, so tests can fault them. */
 export type LocalOperation = 'stat' | 'read' | 'link' | 'rename' | 'unlink';
@@ -65,7 +66,7 @@ export class LocalStorage implements ReportStorage {
         try {
           // Bytes and identity of the same inode, whatever is renamed over the name meanwhile.
           const stats = await handle.stat({ bigint: true });
-          return { bytes: await handle.readFile(), object: fromStats(stats) };
+          return { bytes: await readAtMost(handle.createReadStream({ start: 0, autoClose: false })), object: fromStats(stats) };
         } finally {
           await handle.close();
         }
