@@ -18,7 +18,7 @@ export interface ColumnType {
 }
 
 // Type OIDs are fixed in PostgreSQL's catalog (pg_type.dat), the same on every server.
-export const OID = { char: 18, name: 19, text: 25, bpchar: 1042, varchar: 1043, timestamp: 1114, timestamptz: 1184 } as const;
+export const OID = { char: 18, name: 19, text: 25, xml: 142, bpchar: 1042, varchar: 1043, timestamp: 1114, timestamptz: 1184, refcursor: 1790 } as const;
 
 /**
  * Formula guard, which columns: the string category `S` (text, varchar, char(n), name, citext,
@@ -30,10 +30,17 @@ export const OID = { char: 18, name: 19, text: 25, bpchar: 1042, varchar: 1043, 
 export const GUARDED_CATEGORIES: Readonly<Record<string, string>> = { S: 'string', E: 'enum' };
 const BUILT_IN_STRINGS = new Set<number>([OID.text, OID.varchar, OID.bpchar, OID.name]);
 
+/**
+ * Built-in types outside those categories (`U`) whose text is nevertheless free text: an `xml`
+ * content fragment can be plain text (`xmlparse(content '=HYPERLINK(…)')`), and a `refcursor` is
+ * any name. A domain over either is described by its base type, so it is covered too.
+ */
+export const FREE_TEXT_TYPES: Readonly<Record<number, string>> = { [OID.xml]: 'xml', [OID.refcursor]: 'refcursor' };
+
 export function columnKind(type: ColumnType): ColumnKind {
   if (type.dataTypeID === OID.timestamptz) return 'timestamptz';
   if (type.dataTypeID === OID.timestamp) return 'timestamp';
-  if (type.dataTypeID === OID.char) return 'text';
+  if (type.dataTypeID === OID.char || type.dataTypeID in FREE_TEXT_TYPES) return 'text';
   if (type.typeCategory !== undefined) return type.typeCategory in GUARDED_CATEGORIES ? 'text' : 'verbatim';
   return BUILT_IN_STRINGS.has(type.dataTypeID) ? 'text' : 'verbatim';
 }

@@ -85,11 +85,20 @@ export async function connectDatabase(db: DatabaseConfig, signal: AbortSignal, l
   }
 }
 
-/** The run's session settings, local to the transaction (a pooler in session mode keeps no trace of them). */
+/**
+ * The run's session settings, local to the transaction (a pooler in session mode keeps no trace of
+ * them). Every setting that shapes a value's text is pinned, whatever the server, database, role or
+ * PGOPTIONS say: the report is exact and the same every night only if `0.30000000000000004` is not
+ * `0.3` because someone set extra_float_digits=0 (3: shortest exact from PostgreSQL 12, 17 digits
+ * before), and an interval or a bytea is written in PostgreSQL's default form.
+ */
 export function sessionSettings(query: ReportQuery, idleInTransactionTimeoutMs = IDLE_IN_TRANSACTION_TIMEOUT_MS): [string, string][] {
   return [
     ['TimeZone', query.timezone],
     ['DateStyle', 'ISO, YMD'],
+    ['extra_float_digits', '3'],
+    ['IntervalStyle', 'postgres'],
+    ['bytea_output', 'hex'],
     ['statement_timeout', String(query.statementTimeoutMs)],
     ['idle_in_transaction_session_timeout', String(idleInTransactionTimeoutMs)],
   ];

@@ -70,6 +70,11 @@ export class ReportPublisher {
   /** What this run has changed so far, for recovery and for an honest last word. */
   #manifestDeleted = false;
   #csvMayHaveChanged = false;
+  /** The CSV's publishing request was sent; and it was abandoned without the server's answer (it may still apply). */
+  #publishSent = false;
+  #publishUnanswered = false;
+  /** The old manifest's delete was abandoned without an answer: it may still apply. */
+  #manifestDeleteUnanswered = false;
 
   constructor(options: PublisherOptions) {
     this.#options = options;
@@ -132,10 +137,25 @@ export class ReportPublisher {
     const watchdog = new StallWatchdog(this.#options.stallTimeoutMs, location, (error) => stalled.abort(error));
     // After the fence, the request that makes the CSV visible (and the adapter's own verification) gets the same deadline as any other.
     let deadline: NodeJS.Timeout | undefined;
+    // SIGTERM aborts the upload at once only until a request that changes what is visible (the old
+    // manifest's delete, the CSV's publish) is sent. Aborting one in flight would not unsend it: the
+    // server may still apply it after we looked (S3 keeps processing a request whose client has
+    // gone), so such a request gets FINISH_AFTER_SIGTERM_MS to answer, and one abandoned without an
+    // answer is never undone by guesswork (#unwind).
+    const finishing = graceAfter(input.signal, FINISH_AFTER_SIGTERM_MS);
+    const upload = new AbortController();
+    let committing = false;
+    const onSignal = () => {
+      if (!committing) upload.abort(input.signal.reason);
+    };
+    const onGraceOver = () => upload.abort(input.signal.reason);
+    if (input.signal.aborted) onSignal();
+    else input.signal.addEventListener('abort', onSignal, { once: true });
+    finishing.signal.addEventListener('abort', onGraceOver, { once: true });
     this.#step('csv.parts');
     try {
       const result = await storage.write(key, this.#watched(input.body, watchdog), {
-        signal: AbortSignal.any([input.signal, stalled.signal]),
+        signal: AbortSignal.any([upload.signal, stalled.signal]),
         ...(state.csv ? { ifExists: 'overwrite' as const, ifMatch: state.csv.etag } : { ifExists: 'fail' as const }),
         contentType: input.contentType,
         metadata: input.metadata,
@@ -144,14 +164,23 @@ export class ReportPublisher {
           pending = identity;
           this.#step('lock.renew');
           await this.#lock.renew(input.signal);
+          committing = true;
           if (state.manifest) {
             this.#step('manifest.delete');
             // From here the old CSV, if it stays, is "not published": never beside a manifest not its own.
             this.#manifestDeleted = true;
-            await this.#remove(this.#options.manifestKey, state.manifest.object.etag, input.signal);
+            try {
+              await this.#remove(this.#options.manifestKey, state.manifest.object.etag, finishing.signal);
+            } catch (error) {
+              if (!answered(error)) this.#manifestDeleteUnanswered = true;
+              throw error;
+            }
+            // SIGTERM while the delete was answered: stop before the CSV becomes visible (the manifest is put back).
+            input.signal.throwIfAborted();
           }
           this.#step('csv.publish');
           this.#csvMayHaveChanged = true;
+          this.#publishSent = true;
           const bound = this.#options.requestBoundMs;
           deadline = setTimeout(() => stalled.abort(new TransientFailure(`no answer publishing ${location} within ${Math.round(bound / 1000)} s`, { phase: 'upload', context: { location } })), bound);
         },
@@ -159,14 +188,16 @@ export class ReportPublisher {
       written = result.object;
     } catch (error) {
       failure = stalled.signal.aborted ? stalled.signal.reason : error;
+      if (this.#publishSent && !answered(failure)) this.#publishUnanswered = true;
     } finally {
       watchdog.stop();
       clearTimeout(deadline);
+      input.signal.removeEventListener('abort', onSignal);
+      finishing.signal.removeEventListener('abort', onGraceOver);
     }
 
     // From here the steps finish within a bound even after SIGTERM: stopping between a visible CSV
-    // and its manifest would leave the CSV unpublished for no gain.
-    const finishing = graceAfter(input.signal, FINISH_AFTER_SIGTERM_MS);
+    // and its manifest would leave the CSV unpublished for no gain (the same grace as above).
     try {
       if (failure !== undefined) {
         const csv = await this.#ours(pending, input.metadata, finishing.signal);
@@ -235,18 +266,38 @@ export class ReportPublisher {
     const { key, manifestKey } = this.#options;
     const storage = this.#storage;
     const state = this.#state!;
+    if (this.#publishUnanswered) {
+      // The request that publishes our CSV got no answer: the server may apply it after any look we
+      // take now, so the old manifest is not put back — it could end up beside our CSV (I2). What
+      // stays is a CSV without a manifest: the old one, or ours once the server applies it.
+      this.#leftBehind = state.manifest
+        ? 'the previous CSV is without its manifest and may yet be replaced by this run\'s (the request that publishes it got no answer): not published; the next run repairs it'
+        : 'nothing was published, but this run\'s CSV may yet appear under the final name without a manifest (the request that publishes it got no answer): not published; the next run replaces it';
+      return failure;
+    }
     if (this.#manifestDeleted && state.manifest) {
       const csv = await storage.head(key, signal).catch(() => 'unknown' as const);
       if (csv !== 'unknown' && csv?.etag === state.csv?.etag) {
         try {
-          await storage.write(manifestKey, once(state.manifest.bytes), { signal, ifExists: 'fail', contentType: 'application/json', metadata: { run_id: state.manifest.runId ?? '' } });
+          // Never the same bytes as the manifest we deleted: on S3 its ETag (an MD5) would be the same,
+          // and an attempt of our DELETE that the SDK gave up on, applied late, would remove it too.
+          const restored = restoredManifest(state.manifest.bytes, this.#options.runId);
+          if (restored === undefined) {
+            // Not a manifest (it did not parse): it described nothing, so the previous CSV was not published either.
+            this.#leftBehind = 'the previous CSV is as it was, without a valid manifest (not published); the next run repairs it';
+            return failure;
+          }
+          await storage.write(manifestKey, once(restored), { signal, ifExists: 'fail', contentType: 'application/json', metadata: { run_id: state.manifest.runId ?? '' } });
           this.#manifestDeleted = false;
           this.#csvMayHaveChanged = false;
           this.#leftBehind = 'the previous report is untouched (its manifest was put back)';
         } catch (error) {
-          if (error instanceof ConditionNotMet) {
+          if (error instanceof ConditionNotMet && !this.#manifestDeleteUnanswered) {
+            // The delete never happened: the previous pair stands.
             this.#manifestDeleted = false;
             this.#csvMayHaveChanged = false;
+          } else if (error instanceof ConditionNotMet) {
+            this.#leftBehind = 'the previous report\'s manifest may be deleted yet (its DELETE got no answer), leaving the previous CSV without it: not published until the next run';
           } else {
             this.#leftBehind = `the previous CSV is without its manifest (not published; putting the manifest back failed: ${messageOf(error)}); the next run repairs it`;
           }
@@ -388,6 +439,30 @@ export class ReportPublisher {
 
   #step(step: PublishStepName): void {
     this.#options.onStep?.(step);
+  }
+}
+
+/**
+ * Whether a failed request was answered in a way that proves it did not apply (a refused condition,
+ * a 4xx refusal, a file-system call's error): then the state we read next shows its effect.
+ * Otherwise (aborted, a deadline, a timeout, a reset, a 5xx) the server may still apply it.
+ */
+function answered(error: unknown): boolean {
+  if (error instanceof ConditionNotMet) return true;
+  if (!(error instanceof ReportError)) return false;
+  // A 5xx is no proof: S3 may have applied a 500, and the SDK's earlier attempts may have timed out.
+  const status = error.context.http_status;
+  return (typeof status === 'number' && status >= 400 && status < 500) || typeof error.context.code === 'string';
+}
+
+/** The manifest we deleted, to put back: the same keys, plus the run that put it back (so its bytes and ETag differ). */
+function restoredManifest(bytes: Buffer, runId: string): Buffer | undefined {
+  try {
+    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+    return Buffer.from(`${JSON.stringify({ ...parsed, restored_by_run_id: runId }, null, 2)}\n`, 'utf8');
+  } catch {
+    return undefined;
   }
 }
 

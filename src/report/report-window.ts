@@ -1,3 +1,4 @@
+import { instantMicros } from '../extract/shard-plan.ts';
 import { formatWallClock } from '../csv/csv-rules.ts';
 import { dayStart, isIanaTimezone, localTime, utcSeconds } from './time-zone.ts';
 
@@ -87,6 +88,17 @@ export function formatInstant(instant: Date, timezone: string): string {
   const ms = instant.getTime();
   const seconds = Math.floor(ms / 1000);
   return formatSeconds(seconds, (ms - seconds * 1000) * 1000, timezone);
+}
+
+/**
+ * A strict instant literal (`…Z` or any offset, to the microsecond: shard-plan.ts) in the contract's
+ * form with the zone's offset — the manifest's segment windows, planned in UTC, are written like every
+ * other instant.
+ */
+export function formatInstantText(text: string, timezone: string): string {
+  const micros = instantMicros(text);
+  const seconds = micros / 1_000_000n - (micros % 1_000_000n < 0n ? 1n : 0n);
+  return formatSeconds(Number(seconds), Number(micros - seconds * 1_000_000n), timezone);
 }
 
 function formatSeconds(epochSeconds: number, microsecond: number, timezone: string): string {

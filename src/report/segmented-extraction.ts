@@ -9,9 +9,11 @@ import { typeDisagreement } from './column-type-agreement.ts';
 import { MostSevereFailure } from './most-severe-failure.ts';
 import type { NamedSource } from './named-source.ts';
 import { OrderedMerge } from './ordered-merge.ts';
+import { formatInstantText } from './report-window.ts';
 import type { ManifestSegment, ManifestSource } from './report-manifest.ts';
 import { refuseSameDatabaseTwice } from './same-database-twice.ts';
 import { encodeSegment, type SegmentEncoding } from './segment-encoding.ts';
+import { removeStaleSpills } from './spilled-segment.ts';
 import { typeNameOf } from './validate-report.ts';
 
 /**
@@ -20,6 +22,9 @@ import { typeNameOf } from './validate-report.ts';
  * gives the measurement behind 4).
  */
 export const SHARDS_PER_WORKER = 4;
+
+/** Beyond REPORT_STATEMENT_TIMEOUT, before a spill file nobody wrote is taken for a killed run's. */
+const STALE_SPILL_MARGIN_MS = 10 * 60_000;
 
 /** A worker may run this many segments ahead of the oldest undelivered one, per worker: the disk bound. */
 export const LOOK_AHEAD_PER_WORKER = 2;
@@ -91,6 +96,8 @@ export async function openSegmentedExtraction(input: {
     const disagreement = typeDisagreement(snapshots.map((snapshot) => ({ database: snapshot.server, columns: snapshot.columns.map((column) => ({ name: column.name, type: typeNameOf(column) })) })));
     if (disagreement !== undefined) throw new ReportContractViolated(disagreement, { phase: 'extract' });
     await mkdir(config.report.spillDir, { recursive: true });
+    // Outside Kubernetes' emptyDir (the default is TMPDIR), nothing else would ever remove them.
+    await removeStaleSpills(config.report.spillDir, config.report.statementTimeoutMs + STALE_SPILL_MARGIN_MS);
   } catch (error) {
     await endSnapshots();
     throw error;
@@ -139,7 +146,13 @@ export async function openSegmentedExtraction(input: {
       yield* merge.body() as AsyncIterable<Buffer>;
     },
     manifestSegments: () =>
-      segments.map((segment) => ({ source: sources[segment.source]!.name, window_start: segment.window.start, window_end: segment.window.end, rows: segment.rows, bytes: segment.bytes })),
+      segments.map((segment) => ({
+        source: sources[segment.source]!.name,
+        window_start: formatInstantText(segment.window.start, config.report.timezone),
+        window_end: formatInstantText(segment.window.end, config.report.timezone),
+        rows: segment.rows,
+        bytes: segment.bytes,
+      })),
     manifestSources: () =>
       snapshots.map((snapshot, index) => ({
         name: sources[index]!.name,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Spilled bytes are written in batches of this size (and replayed in reads of it): one per worker in memory. */
@@ -192,4 +192,26 @@ export class SpilledSegment {
       this.#waiting = { resolve, reject };
     });
   }
+}
+
+/** A spill file's name as a run makes it: `daily-report-<run id>-<segment>-<random>.spill` (segmented-extraction.ts). */
+const SPILL_FILE = /^daily-report-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-\d+-[0-9a-f]{12}\.spill$/;
+
+/**
+ * Removes the spill files a killed run (SIGKILL, the OOM killer) left in `dir`: report rows no run
+ * will read again. Only those untouched for `olderThanMs` — longer than any run may use one (the
+ * extraction's deadline bounds it) — and, should a live run's file be among them all the same, it
+ * keeps reading it through the handle it holds open. Returns how many were removed.
+ */
+export async function removeStaleSpills(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!SPILL_FILE.test(name)) continue;
+    const path = join(dir, name);
+    const stats = await stat(path).catch(() => undefined);
+    if (!stats?.isFile() || now - stats.mtimeMs < olderThanMs) continue;
+    await rm(path, { force: true });
+    removed++;
+  }
+  return removed;
 }

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config.ts';
-import { columnKind, GUARDED_CATEGORIES, OID } from '../csv/csv-rules.ts';
+import { columnKind, FREE_TEXT_TYPES, GUARDED_CATEGORIES, OID } from '../csv/csv-rules.ts';
 import { planColumns, REPORT_COLUMNS, type ResultColumn } from '../csv/report-contract.ts';
 import type { ReportSource } from '../extract/report-source.ts';
 import { reportQuery } from './report-query.ts';
@@ -83,6 +83,7 @@ function writtenAs(column: ResultColumn, escapeFormulas: boolean): string {
   const kind = columnKind(column);
   if (kind !== 'text') return kind;
   if (!escapeFormulas) return 'text, not guarded (CSV_ESCAPE_FORMULAS=false)';
-  const why = column.dataTypeID === OID.char ? '"char"' : column.typeCategory ? `category ${column.typeCategory}, ${GUARDED_CATEGORIES[column.typeCategory]}` : 'string type';
+  const freeText = FREE_TEXT_TYPES[column.dataTypeID];
+  const why = column.dataTypeID === OID.char ? '"char"' : freeText ? `${freeText}, free text` : column.typeCategory ? `category ${column.typeCategory}, ${GUARDED_CATEGORIES[column.typeCategory]}` : 'string type';
   return `guarded text (${why})`;
 }

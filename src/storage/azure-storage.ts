@@ -6,6 +6,7 @@ import { ObservedBody } from './observed-body.ts';
 import { PublishFence } from './publish-fence.ts';
 import { uploadInParts, type PartTarget } from './part-upload.ts';
 import type { ReportStorage, StoredObject, WriteOptions, WriteResult } from './report-storage.ts';
+import { readAtMost } from './small-object-read.ts';
 
 export interface AzureStorageOptions {
   /** "" or ending in "/". */
@@ -61,10 +62,8 @@ export class AzureStorage implements ReportStorage {
     try {
       // One GET: the bytes and the identity of the same version (downloadToBuffer would HEAD first).
       const answer = await this.#container.getBlockBlobClient(this.#name(key)).download(0, undefined, { abortSignal: signal });
-      const chunks: Buffer[] = [];
-      for await (const chunk of answer.readableStreamBody!) chunks.push(Buffer.from(chunk as Buffer));
-      const bytes = Buffer.concat(chunks);
-      return { bytes, object: { etag: answer.etag ?? '', size: bytes.length, metadata: { ...answer.metadata } } };
+      const bytes = await readAtMost(answer.readableStreamBody as AsyncIterable<Uint8Array> & { destroy?: () => void });
+      return { bytes, object: { etag: answer.etag ?? '', size: answer.contentLength ?? bytes.length, metadata: { ...answer.metadata } } };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw classifyAzureError(error, 'download', this.locate(key));

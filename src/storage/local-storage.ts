@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AccessWasDenied, ConditionNotMet, ConfigurationIsInvalid, ReportError, TransientFailure } from '../errors.ts';
 import type { ReportStorage, StoredObject, WriteOptions, WriteResult } from './report-storage.ts';
+import { readAtMost } from './small-object-read.ts';
 
 /** The file-system calls that change or read what is published: one seam, so tests can fault them. */
 export type LocalOperation = 'stat' | 'read' | 'link' | 'rename' | 'unlink';
@@ -65,7 +66,7 @@ export class LocalStorage implements ReportStorage {
         try {
           // Bytes and identity of the same inode, whatever is renamed over the name meanwhile.
           const stats = await handle.stat({ bigint: true });
-          return { bytes: await handle.readFile(), object: fromStats(stats) };
+          return { bytes: await readAtMost(handle.createReadStream({ start: 0, autoClose: false })), object: fromStats(stats) };
         } finally {
           await handle.close();
         }
@@ -91,9 +92,12 @@ export class LocalStorage implements ReportStorage {
 
   async write(key: string, body: AsyncIterable<Uint8Array>, options: WriteOptions): Promise<WriteResult> {
     const path = this.locate(key);
-    const temporary = join(dirname(path), `.${basename(path)}.${randomUUID()}.partial`);
+    const temporary = join(dirname(path), `${partialPrefix(path)}${randomUUID()}.partial`);
     try {
       await this.#makeFolder(dirname(path));
+      // A report's write runs under its lock (beforePublish is the publisher's fence): a temporary
+      // of this key left there was a killed run's, a whole report nobody will ever rename. Removed.
+      if (options.beforePublish) await removeLeftPartials(path);
       // `flush` fsyncs before close: after the rename the bytes are on disk, not only in the page cache.
       await pipeline(Readable.from(body, { objectMode: false }), createWriteStream(temporary, { flags: 'wx', mode: 0o640, flush: true }), { signal: options.signal });
       const written = await identity(temporary);
@@ -160,6 +164,39 @@ export class LocalStorage implements ReportStorage {
     return result;
   }
 }
+
+function partialPrefix(path: string): string {
+  return `.${basename(path)}.`;
+}
+
+/**
+ * Temporaries a killed run left for this report: the CSV's own (`.<key>.<uuid>.partial`, a whole
+ * report nobody will ever rename; only a run holding the lock writes one, so any age), and its lock's
+ * and manifest's (`.<key>.lock.<uuid>.partial`, …): those a run trying to take the lock may be
+ * writing this instant, so only once older than any local call may take (60 s) — five minutes.
+ */
+async function removeLeftPartials(path: string): Promise<void> {
+  const prefix = partialPrefix(path);
+  const folder = dirname(path);
+  const names = await fs.readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const rest = name.slice(prefix.length);
+    const own = PARTIAL.test(rest);
+    if (!own && !SIDE_PARTIAL.test(rest)) continue;
+    const file = join(folder, name);
+    if (!own) {
+      const stats = await fs.stat(file).catch(() => undefined);
+      if (!stats || Date.now() - stats.mtimeMs < SIDE_PARTIAL_MIN_AGE_MS) continue;
+    }
+    await fs.rm(file, { force: true });
+  }
+}
+
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const PARTIAL = new RegExp(`^${UUID}\\.partial$`);
+const SIDE_PARTIAL = new RegExp(`^(?:lock|manifest\\.json)\\.${UUID}\\.partial$`);
+const SIDE_PARTIAL_MIN_AGE_MS = 5 * 60_000;
 
 async function identity(path: string): Promise<StoredObject> {
   return fromStats(await fs.stat(path, { bigint: true }));

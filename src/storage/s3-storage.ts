@@ -6,6 +6,7 @@ import { PublishFence } from './publish-fence.ts';
 import type { ReportStorage, StoredObject, WriteOptions, WriteResult } from './report-storage.ts';
 import { classifyS3Error } from './s3-errors.ts';
 import { uploadToS3, type S3UploadResult } from './s3-upload.ts';
+import { readAtMost } from './small-object-read.ts';
 import { StallWatchdog } from './stall-watchdog.ts';
 
 export interface S3StorageOptions {
@@ -66,8 +67,8 @@ export class S3Storage implements ReportStorage {
   async read(key: string, signal: AbortSignal): Promise<{ bytes: Buffer; object: StoredObject } | undefined> {
     try {
       const answer = await this.#client.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#key(key) }), { abortSignal: signal });
-      const bytes = Buffer.from(await answer.Body!.transformToByteArray());
-      return { bytes, object: storedObject({ ...answer, ContentLength: bytes.length }) };
+      const bytes = await readAtMost(answer.Body as unknown as AsyncIterable<Uint8Array> & { destroy?: () => void });
+      return { bytes, object: storedObject({ ...answer, ContentLength: answer.ContentLength ?? bytes.length }) };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw classifyS3Error(error, 'GetObject (needs s3:GetObject, and s3:ListBucket for a missing key to answer 404)', this.locate(key));

@@ -13,6 +13,13 @@ describe('the CSV rules', () => {
     expect(columnKind({ dataTypeID: OID.timestamptz, typeCategory: 'D' })).toBe('timestamptz');
   });
 
+  it('guard xml and refcursor, whose category is U but whose text is free text', () => {
+    expect(columnKind({ dataTypeID: OID.xml, typeCategory: 'U' })).toBe('text');
+    expect(columnKind({ dataTypeID: OID.refcursor, typeCategory: 'U' })).toBe('text');
+    expect(columnKind({ dataTypeID: OID.xml })).toBe('text');
+    expect(columnKind({ dataTypeID: 114, typeCategory: 'U' })).toBe('verbatim'); // json: -1 is a number
+  });
+
   it("write char(n) through its output function in SQL, so the guard keeps PostgreSQL's padding", () => {
     expect(guardedTextSql('v', { dataTypeID: OID.bpchar })).toContain('pg_catalog.textin(pg_catalog.bpcharout(v))');
     expect(guardedTextSql('v', { dataTypeID: OID.text })).toBe("CASE WHEN ascii(v::text) IN (61, 43, 45, 64, 9, 13) THEN E'\\'' || v::text ELSE v::text END");

@@ -192,6 +192,32 @@ describe('the COPY and the cursor engines', () => {
     expect(validate.stdout).toMatch(/id_transacao\s+citext\s+guarded text \(category S, string\)/); // a domain over citext: RowDescription names its base type
     expect(validate.stdout).toMatch(/status_transacao\s+st\s+guarded text \(category E, enum\)/);
   });
+
+  it('guard xml and refcursor columns (category U, free text) in both engines, and validate says so', async () => {
+    const g = await createTestDatabase('engines_guard_xml');
+    await sql(g, `CREATE DOMAIN dxml AS xml;
+      CREATE TABLE gx (id int, x xml, r refcursor, d dxml); GRANT SELECT ON gx TO report_reader;
+      INSERT INTO gx VALUES (1, xmlparse(content '=HYPERLINK("http://evil.invalid","x")'), '@SUM(1+1)*cmd', xmlparse(content '+1')),
+                            (2, xmlparse(content '<a>=b</a>'), 'ok', xmlparse(content 'ok'))`);
+    const query = `SELECT :extracted_at::timestamptz AS data_extracao, x AS nome_usuario, d AS id_transacao, id AS valor_transacao, r AS status_transacao FROM gx ORDER BY id`;
+    const sqlFile = await queryFile(g.outDir, 'guard-xml', query);
+    const outputs: string[] = [];
+    for (const engine of ['copy', 'cursor']) {
+      const result = await runDailyReport(['run', '--dry-run', '--date', REPORT_DATE], { env: { ...g.env, REPORT_SQL_FILE: sqlFile, REPORT_ENGINE: engine } });
+      expect(result.code, result.stderr).toBe(0);
+      outputs.push(result.stdout.replace(/^[^,\r\n]*,/gm, 'T,'));
+    }
+    expect(outputs[1]).toBe(outputs[0]);
+    const [, first, second] = parse(outputs[0]!) as string[][];
+    expect(first!.slice(1)).toEqual([`'=HYPERLINK("http://evil.invalid","x")`, "'+1", '1', "'@SUM(1+1)*cmd"]);
+    expect(second!.slice(1)).toEqual(['<a>=b</a>', 'ok', '2', 'ok']);
+
+    const validate = await runDailyReport(['validate'], { env: { ...g.env, REPORT_SQL_FILE: sqlFile } });
+    expect(validate.code, validate.stderr).toBe(0);
+    expect(validate.stdout).toMatch(/nome_usuario\s+xml\s+guarded text \(xml, free text\)/);
+    expect(validate.stdout).toMatch(/id_transacao\s+xml\s+guarded text \(xml, free text\)/); // a domain over xml
+    expect(validate.stdout).toMatch(/status_transacao\s+refcursor\s+guarded text \(refcursor, free text\)/);
+  });
 });
 
 /** Rows of PostgreSQL's own text output for every column (no parsing), in the report's zone. */

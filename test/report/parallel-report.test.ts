@@ -67,6 +67,8 @@ describe('a parallel run of the shipped query', () => {
         expect(segments[0]!.window_start).toBe(manifest.window_start);
         expect(segments.at(-1)!.window_end).toBe(manifest.window_end);
         for (let i = 1; i < segments.length; i++) expect(segments[i]!.window_start).toBe(segments[i - 1]!.window_end);
+        // Every instant in the contract's one form, with the zone's offset (never UTC's `Z`).
+        for (const segment of segments) for (const instant of [segment.window_start, segment.window_end]) expect(instant).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}-03:00$/);
         expect(segments.reduce((sum, s) => sum + s.rows, 0)).toBe(manifest.rows);
         const header = reference.indexOf('\r\n') + 2;
         expect(segments.reduce((sum, s) => sum + s.bytes, 0)).toBe(manifest.bytes - header);

@@ -25,7 +25,14 @@ export type Fault =
    * read in full and the client's connection is cut without a byte of it. The client cannot tell
    * this from a request that never arrived; its retry meets the new state.
    */
-  | { readonly loseResponse: true };
+  | { readonly loseResponse: true }
+  /**
+   * Read the whole request and answer nothing; forward it to the server (which applies it) only
+   * once `until` settles — after the client gave up on it (SIGTERM, its deadline). What a real
+   * server does with a request it received whose client has gone: S3 keeps processing it. The
+   * answer goes to the client if it is still there.
+   */
+  | { readonly applyLate: Promise<void>; readonly onApplied?: () => void };
 
 export interface FaultRule {
   readonly match: (request: SeenRequest) => boolean;
@@ -129,6 +136,15 @@ export class FaultProxy {
       req.resume();
       return;
     }
+    if (fault && 'applyLate' in fault) {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.once('end', () => {
+        const forward = () => this.#forwardBuffered(seen, Buffer.concat(chunks), res, fault.onApplied);
+        fault.applyLate.then(forward, forward);
+      });
+      return;
+    }
     if (fault && 'hold' in fault) {
       req.pause();
       const forward = () => this.#forward(seen, req, res, undefined);
@@ -152,6 +168,25 @@ export class FaultProxy {
     });
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
+  }
+
+  /** Sends a request already read in full; its answer to the client if the client still listens. */
+  #forwardBuffered(seen: SeenRequest, body: Buffer, res: http.ServerResponse, onApplied?: () => void): void {
+    const destination = /^https?:\/\//.test(seen.url) ? new URL(seen.url) : new URL(seen.url, this.#target);
+    const upstream = http.request(destination, { method: seen.method, headers: seen.headers }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+      answer.once('end', () => {
+        onApplied?.();
+        if (res.destroyed || res.socket?.destroyed) return;
+        res.writeHead(answer.statusCode ?? 502, answer.headers).end(Buffer.concat(chunks));
+      });
+    });
+    upstream.on('error', () => {
+      onApplied?.();
+      res.destroy();
+    });
+    upstream.end(body);
   }
 }
 
