@@ -23,7 +23,7 @@ export const ALERT_SETTINGS = defineSettings({
     default: 'false', commands: ALERT_COMMANDS,
     doc: 'In a pod (the chart sets it with `alerts.kubernetes.enabled`): read our own Job (`JOB_NAME`, `POD_NAMESPACE`) to alert only on the last attempt, and record `ReportPublished` / `ReportFailed` Events on it.',
   }),
-  JOB_NAME: text({ commands: ALERT_COMMANDS, form: 'Job name', defaultDoc: '*(none)*', doc: `Our own Job, for \`ALERT_KUBERNETES_EVENTS\`. ${DOWNWARD_API}` }),
+  JOB_NAME: text({ commands: ALERT_COMMANDS, form: 'Job name', defaultDoc: '*(none)*', doc: `Our own Job, for \`ALERT_KUBERNETES_EVENTS\`, and for the report date of a scheduled run (\`REPORT_DATE\`). ${DOWNWARD_API}` }),
   POD_NAMESPACE: text({ commands: ALERT_COMMANDS, form: 'namespace', defaultDoc: '*(none)*', doc: `Our own namespace, for \`ALERT_KUBERNETES_EVENTS\`. ${DOWNWARD_API}` }),
   CRONJOB_NAME: text({ commands: ALERT_COMMANDS, form: 'CronJob name', defaultDoc: '*(none)*', doc: 'The CronJob, named in the rerun command an alert suggests. Set by the chart.' }),
 });

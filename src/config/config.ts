@@ -50,7 +50,7 @@ export interface QueryConfig {
 }
 
 export interface ReportConfig {
-  /** The report date when forced (YYYY-MM-DD); otherwise today in `timezone` when the run starts. */
+  /** The report date when forced (YYYY-MM-DD) or the day the CronJob scheduled the run; otherwise today in `timezone` when the run starts. */
   readonly date: string | undefined;
   readonly timezone: string;
   readonly query: QueryConfig;

@@ -6,6 +6,7 @@ import { PARAMETER_NAMES, positionalParameters, unknownParameterNames } from '..
 import { keyCompressionProblem } from './report-compression.ts';
 import { DEFAULT_KEY_TEMPLATE, keyTemplateProblems } from './report-key.ts';
 import { isReportDate, isTimezone, processTimezone, processTimezoneProblem, REPORT_DATE_RULE, todayIn } from './report-window.ts';
+import { scheduledReportDate } from './scheduled-date.ts';
 
 /** The query shipped with the product (`sql/report.sql`), resolved from this module so it works from src/ and dist/. */
 export const DEFAULT_SQL_FILE = fileURLToPath(new URL('../../sql/report.sql', import.meta.url));
@@ -18,8 +19,8 @@ const DATE_PROBLEM = `must be ${REPORT_DATE_RULE} (example: 2024-10-05)`;
 
 export const REPORT_SETTINGS = defineSettings({
   REPORT_DATE: text({
-    form: 'date YYYY-MM-DD from 0001-01-02 to 9999-12-31', defaultDoc: 'today in `REPORT_TIMEZONE`', check: (s) => (isReportDate(s) ? undefined : DATE_PROBLEM),
-    doc: "Report date `YYYY-MM-DD`; `--date` wins. A date after today in the report's zone is refused: its day has not ended.",
+    form: 'date YYYY-MM-DD from 0001-01-02 to 9999-12-31', defaultDoc: 'the day the CronJob scheduled the run, else today, in `REPORT_TIMEZONE`', check: (s) => (isReportDate(s) ? undefined : DATE_PROBLEM),
+    doc: "Report date `YYYY-MM-DD`; `--date` wins. A date after today in the report's zone is refused: its day has not ended. Unset, a Job the CronJob created (`JOB_NAME` = `CRONJOB_NAME`-<minutes>) reports the day it was scheduled, so a retry after midnight still publishes that day.",
   }),
   REPORT_TIMEZONE: text({
     form: 'IANA time zone', defaultDoc: 'the process\'s zone (`TZ`, "server time")',
@@ -73,12 +74,14 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
   spec: REPORT_SETTINGS,
   build(v, context) {
     const timezone = context.failed('REPORT_TIMEZONE') ? undefined : (v.REPORT_TIMEZONE ?? processZone(context));
-    const date = context.date ?? v.REPORT_DATE;
+    const forced = context.date ?? v.REPORT_DATE;
+    // JOB_NAME and CRONJOB_NAME belong to the alerts domain (the chart sets both from the pod); read here as facts.
+    const date = forced ?? (timezone === undefined ? undefined : scheduledReportDate(context.env.CRONJOB_NAME, context.env.JOB_NAME, timezone, context.now));
     if (context.date !== undefined && !isReportDate(context.date)) {
       context.problem('--date', `must be ${REPORT_DATE_RULE} (example: --date 2024-10-05) (got ${JSON.stringify(context.date)})`);
-    } else if (date !== undefined && timezone !== undefined && date > todayIn(timezone, context.now)) {
+    } else if (forced !== undefined && timezone !== undefined && forced > todayIn(timezone, context.now)) {
       // The window of date D ends at D 00:00: before then the report would be partial, under its final name.
-      context.problem(context.date === undefined ? 'REPORT_DATE' : '--date', `${date} is in the future in ${timezone} (the report's zone): a report covers a day that has ended`);
+      context.problem(context.date === undefined ? 'REPORT_DATE' : '--date', `${forced} is in the future in ${timezone} (the report's zone): a report covers a day that has ended`);
     }
     // Notepad and "UTF-8 with BOM" editors start the file with U+FEFF, which PostgreSQL reads as part of
     // the first word (`syntax error at or near "SELECT"` with an invisible character): it is not SQL.

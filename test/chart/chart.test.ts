@@ -40,6 +40,16 @@ describe('the chart with only the values that have no default', () => {
     expect(envOf(workerContainer(zoned)).REPORT_TIMEZONE).toBe('America/Sao_Paulo');
   });
 
+  it('gives the worker the CronJob name and its Job name (<cronjob>-<minutes>) in every scenario, so a scheduled run reports the day it was scheduled', async () => {
+    for (const scenario of SCENARIOS) {
+      const cronJob = only((await renderScenario(scenario)).objects, 'CronJob');
+      const env = envOf(workerContainer(cronJob));
+      expect(env.CRONJOB_NAME, scenario).toBe(cronJob.metadata.name);
+      expect(env.JOB_NAME, scenario).toEqual({ fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } });
+      expect(env.REPORT_DATE, scenario).toBeUndefined();
+    }
+  });
+
   it("fails the Job at once on the product's permanent exit codes and ignores disruptions", async () => {
     const job = only((await render()).objects, 'CronJob').spec.jobTemplate.spec;
     expect(job.backoffLimit).toBe(3);
