@@ -1,7 +1,7 @@
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runDailyReport } from '../support/run-cli.ts';
+import { sourcesEnvironment } from '../support/source-files.ts';
 import { createTestDatabase, sql, type TestDatabase } from '../support/test-database.ts';
 
 /**
@@ -30,14 +30,9 @@ describe('several sources on one server at REPORT_PARALLELISM=2', () => {
     const workers = 2;
     await sql(eu, `ALTER ROLE ${ROLE} CONNECTION LIMIT ${workers + 2 * 2 - 1}`);
     const { host, port } = eu.endpoint;
-    const services = join(eu.outDir, '..', `pg_service-conn-${Math.random().toString(36).slice(2)}.conf`);
-    await writeFile(services, ['[eu]', `host=${host}`, `port=${port}`, `dbname=${eu.name}`, `user=${ROLE}`, '', '[us]', `host=${host}`, `port=${port}`, `dbname=${us.name}`, `user=${ROLE}`, ''].join('\n'));
-    const pgpass = join(eu.outDir, '..', `pgpass-conn-${Math.random().toString(36).slice(2)}`);
-    await writeFile(pgpass, `*:*:*:${ROLE}:${PASSWORD}\n`, { mode: 0o600 });
-    const { PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...rest } = eu.env;
-    const result = await runDailyReport(['run', '--date', '2024-10-05'], {
-      env: { ...rest, REPORT_SOURCES: 'eu,us', PGSERVICEFILE: services, PGPASSFILE: pgpass, REPORT_PARALLELISM: String(workers) },
-    });
+    const services = [{ name: 'eu', host, port, dbname: eu.name }, { name: 'us', host, port, dbname: us.name }];
+    const env = await sourcesEnvironment(eu.env, join(eu.outDir, '..'), services, { user: ROLE, password: PASSWORD });
+    const result = await runDailyReport(['run', '--date', '2024-10-05'], { env: { ...env, REPORT_PARALLELISM: String(workers) } });
     expect(result.code, result.stderr.slice(-3000)).toBe(0);
   });
 });

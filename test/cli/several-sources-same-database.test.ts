@@ -1,8 +1,9 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.ts';
 import { runDailyReport } from '../support/run-cli.ts';
+import { oneDatabaseTwice, sourcesEnvironment } from '../support/source-files.ts';
 import { createTestDatabase, READER_PASSWORD, type TestDatabase } from '../support/test-database.ts';
 
 /**
@@ -18,12 +19,8 @@ beforeAll(async () => {
 describe('two services that reach one database under two host names', () => {
   it.each(['1', '2'])('are refused at REPORT_PARALLELISM=%s with exit 2, naming both, and nothing is published', async (workers) => {
     const { port } = db.endpoint;
-    const services = join(db.outDir, '..', `pg_service-twice-${Math.random().toString(36).slice(2)}.conf`);
-    await writeFile(services, ['[a]', 'host=127.0.0.1', `port=${port}`, `dbname=${db.name}`, 'user=report_reader', '', '[b]', 'host=localhost', `port=${port}`, `dbname=${db.name}`, 'user=report_reader', ''].join('\n'));
-    const pgpass = join(db.outDir, '..', `pgpass-twice-${Math.random().toString(36).slice(2)}`);
-    await writeFile(pgpass, `*:*:*:report_reader:${READER_PASSWORD}\n`, { mode: 0o600 });
-    const { PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...rest } = db.env;
-    const result = await runDailyReport(['run', '--date', '2024-10-05'], { env: { ...rest, REPORT_SOURCES: 'a,b', PGSERVICEFILE: services, PGPASSFILE: pgpass, REPORT_PARALLELISM: workers } });
+    const env = await sourcesEnvironment(db.env, join(db.outDir, '..'), oneDatabaseTwice(port, db.name), { user: 'report_reader', password: READER_PASSWORD });
+    const result = await runDailyReport(['run', '--date', '2024-10-05'], { env: { ...env, REPORT_PARALLELISM: workers } });
     expect(result.code, result.stderr.slice(-2000)).toBe(ExitCode.invalidInput);
     expect(result.stderr).toMatch(/services a and b .*same database/);
     expect((await readdir(db.outDir)).filter((name) => !name.startsWith('.'))).toEqual([]);

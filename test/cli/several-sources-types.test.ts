@@ -1,8 +1,9 @@
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors.ts';
 import { runDailyReport } from '../support/run-cli.ts';
+import { sourcesEnvironment } from '../support/source-files.ts';
 import { createTestDatabase, READER_PASSWORD, sql, type TestDatabase } from '../support/test-database.ts';
 
 /**
@@ -22,12 +23,9 @@ beforeAll(async () => {
 describe('two sources whose valor_transacao differ in type (numeric and double precision)', () => {
   it.each([['validate'], ['run', '--date', '2024-10-05']])('%s: exits 3 naming the column, publishing nothing', async (...args) => {
     const { host, port } = eu.endpoint;
-    const services = join(eu.outDir, '..', `pg_service-types-${Math.random().toString(36).slice(2)}.conf`);
-    await writeFile(services, ['[eu]', `host=${host}`, `port=${port}`, `dbname=${eu.name}`, 'user=report_reader', '', '[us]', `host=${host}`, `port=${port}`, `dbname=${us.name}`, 'user=report_reader', ''].join('\n'));
-    const pgpass = join(eu.outDir, '..', `pgpass-types-${Math.random().toString(36).slice(2)}`);
-    await writeFile(pgpass, `*:*:*:report_reader:${READER_PASSWORD}\n`, { mode: 0o600 });
-    const { PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...rest } = eu.env;
-    const result = await runDailyReport(args, { env: { ...rest, REPORT_SOURCES: 'eu,us', PGSERVICEFILE: services, PGPASSFILE: pgpass } });
+    const services = [{ name: 'eu', host, port, dbname: eu.name }, { name: 'us', host, port, dbname: us.name }];
+    const env = await sourcesEnvironment(eu.env, join(eu.outDir, '..'), services, { user: 'report_reader', password: READER_PASSWORD });
+    const result = await runDailyReport(args, { env });
     expect(result.code, result.stdout.slice(-1000) + result.stderr.slice(-1500)).toBe(ExitCode.badData);
     expect(result.stdout + result.stderr).toMatch(/valor_transacao is numeric in .* but double precision in/);
     expect((await readdir(eu.outDir)).filter((name) => !name.startsWith('.'))).toEqual([]);

@@ -1,6 +1,7 @@
 import { inject } from 'vitest';
 import { PUBLISH_STEPS, type ProviderName, type PublishStep } from '../../src/publish/publish-steps.ts';
 import { azureWorld, localWorld, s3World, type FaultKind, type World } from '../support/publish-worlds.ts';
+import { queryFile } from '../support/report-files.ts';
 import { s3Servers } from '../support/s3-servers.ts';
 
 /** The fault matrix's rows, generated from PUBLISH_STEPS; shared by the in-process and the SIGKILL suites. */
@@ -27,6 +28,14 @@ WHERE t.criado_em >= :window_start::timestamptz AND t.criado_em < :window_end::t
 ORDER BY t.criado_em`;
 
 export type Size = 'one part' | 'multipart';
+export const ROWS_OF: Record<Size, number> = { 'one part': SMALL_ROWS, multipart: LARGE_ROWS };
+
+/** The query file of each size in `dir` (`windowed`: the rows spread over the window, for parallel runs). */
+export async function sizedQueryFiles(dir: string, windowed = false): Promise<Record<Size, string>> {
+  const query = windowed ? windowedReportQuery : reportQuery;
+  const suffix = windowed ? '-windowed' : '';
+  return { 'one part': await queryFile(dir, `small${suffix}`, query(SMALL_ROWS, 5)), multipart: await queryFile(dir, `large${suffix}`, query(LARGE_ROWS, 80)) };
+}
 export type Prior = 'over an existing report' | 'over an empty key';
 
 /**

@@ -1,11 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCall } from '../../src/publish/publish-steps.ts';
-import { queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { KEYS, runInProcess, type StorageState } from '../support/publish-worlds.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { LARGE_ROWS, matrixCases, newWorld, reportQuery, SMALL_ROWS, worldsOfThisRun, type Size } from './fault-matrix-cases.ts';
+import { matrixCases, newWorld, ROWS_OF, sizedQueryFiles, worldsOfThisRun, type Size } from './fault-matrix-cases.ts';
 import { expectI1I2, isCompleteReport, type Previous } from './publish-invariants.ts';
 
 /**
@@ -17,13 +16,11 @@ import { expectI1I2, isCompleteReport, type Previous } from './publish-invariant
 const KILL_AT = fileURLToPath(new URL('../support/kill-at-step.ts', import.meta.url));
 describe('the publishing fault matrix, SIGKILL while held', () => {
   let db: TestDatabase;
-  const sqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
-  const rowsOf: Record<Size, number> = { 'one part': SMALL_ROWS, multipart: LARGE_ROWS };
+  let sqlFiles: Record<Size, string>;
 
   beforeAll(async () => {
     db = await createTestDatabase('killmatrix');
-    sqlFiles['one part'] = await queryFile(db.outDir, 'small', reportQuery(SMALL_ROWS, 5));
-    sqlFiles.multipart = await queryFile(db.outDir, 'large', reportQuery(LARGE_ROWS, 80));
+    sqlFiles = await sizedQueryFiles(db.outDir);
   });
 
   const cases = matrixCases(['SIGKILL while held'], worldsOfThisRun());
@@ -31,7 +28,7 @@ describe('the publishing fault matrix, SIGKILL while held', () => {
   describe.concurrent.each(cases)('$world.name › $step.name › $fault › $prior › $size', ({ world: spec, provider, step, prior, size }) => {
     it('keeps I1 and I2; once the dead run’s lock expires, a rerun converges', async () => {
       const world = await newWorld(spec);
-      const rows = rowsOf[size];
+      const rows = ROWS_OF[size];
       try {
         let previous: Previous | undefined;
         if (prior === 'over an existing report') {

@@ -1,9 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PUBLISH_STEPS } from '../../src/publish/publish-steps.ts';
-import { queryFile } from '../support/report-files.ts';
 import { runInProcess, type FaultKind } from '../support/publish-worlds.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { ALL_WORLDS, fullMatrixSize, LARGE_ROWS, matrixCases, newWorld, parallelCases, reportQuery, SMALL_ROWS, windowedReportQuery, worldsOfThisRun, type MatrixCase, type Size } from './fault-matrix-cases.ts';
+import { ALL_WORLDS, fullMatrixSize, matrixCases, newWorld, parallelCases, ROWS_OF, sizedQueryFiles, worldsOfThisRun, type MatrixCase, type Size } from './fault-matrix-cases.ts';
 import { expectI1I2, expectI5, expectPublishedPair, type Previous } from './publish-invariants.ts';
 
 /**
@@ -20,17 +19,14 @@ const worlds = worldsOfThisRun();
 
 describe('the publishing fault matrix', () => {
   let db: TestDatabase;
-  const singleSqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
+  let singleSqlFiles: Record<Size, string>;
   // The same rows spread over the report's window, so the parallel runs can split it.
-  const windowedSqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
-  const rowsOf: Record<Size, number> = { 'one part': SMALL_ROWS, multipart: LARGE_ROWS };
+  let windowedSqlFiles: Record<Size, string>;
 
   beforeAll(async () => {
     db = await createTestDatabase('matrix');
-    singleSqlFiles['one part'] = await queryFile(db.outDir, 'small', reportQuery(SMALL_ROWS, 5));
-    singleSqlFiles.multipart = await queryFile(db.outDir, 'large', reportQuery(LARGE_ROWS, 80));
-    windowedSqlFiles['one part'] = await queryFile(db.outDir, 'small-windowed', windowedReportQuery(SMALL_ROWS, 5));
-    windowedSqlFiles.multipart = await queryFile(db.outDir, 'large-windowed', windowedReportQuery(LARGE_ROWS, 80));
+    singleSqlFiles = await sizedQueryFiles(db.outDir);
+    windowedSqlFiles = await sizedQueryFiles(db.outDir, true);
   });
 
   const cases = matrixCases(FAULTS, worlds);
@@ -53,7 +49,7 @@ describe('the publishing fault matrix', () => {
     const sqlFiles = parallelism === 1 ? singleSqlFiles : windowedSqlFiles;
     const env = { REPORT_PARALLELISM: String(parallelism) };
     const world = await newWorld(spec);
-    const rows = rowsOf[size];
+    const rows = ROWS_OF[size];
     const ifExists = prior === 'over an existing report' ? 'overwrite' : 'fail';
     try {
       let previous: Previous | undefined;

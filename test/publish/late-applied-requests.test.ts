@@ -1,9 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requestMatches, runInProcess } from '../support/publish-worlds.ts';
 import type { RequestShape } from '../../src/publish/publish-steps.ts';
-import { queryFile } from '../support/report-files.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { LARGE_ROWS, newWorld, reportQuery, SMALL_ROWS, worldsOfThisRun, type Size } from './fault-matrix-cases.ts';
+import { newWorld, ROWS_OF, sizedQueryFiles, worldsOfThisRun, type Size } from './fault-matrix-cases.ts';
 import { expectI1I2, type Previous } from './publish-invariants.ts';
 
 /**
@@ -38,19 +37,17 @@ const deleteIgnoresIfMatch = (world: string, step: string) => world === 's3-mini
 
 describe('a publishing request applied by the server after the run stopped waiting for it', () => {
   let db: TestDatabase;
-  const sqlFiles: Record<Size, string> = { 'one part': '', multipart: '' };
-  const rowsOf: Record<Size, number> = { 'one part': SMALL_ROWS, multipart: LARGE_ROWS };
+  let sqlFiles: Record<Size, string>;
 
   beforeAll(async () => {
     db = await createTestDatabase('late');
-    sqlFiles['one part'] = await queryFile(db.outDir, 'small', reportQuery(SMALL_ROWS, 5));
-    sqlFiles.multipart = await queryFile(db.outDir, 'large', reportQuery(LARGE_ROWS, 80));
+    sqlFiles = await sizedQueryFiles(db.outDir);
   });
 
   describe.concurrent.each(cases)('$world.name › $step › SIGTERM, then the server applies it › over an existing report › $size', ({ world: spec, step, shape, size }) => {
     it('never leaves a manifest beside a CSV it does not describe, and never says "untouched" when it may not be', async () => {
       const world = await newWorld(spec);
-      const rows = rowsOf[size];
+      const rows = ROWS_OF[size];
       try {
         const first = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists: 'overwrite' });
         expect(first.error, 'the run that makes the previous report').toBeUndefined();
@@ -124,10 +121,10 @@ describe('a publishing request applied by the server after the run stopped waiti
           for (let i = 0; i < 200 && (await world.state()).csv?.bytes.equals(previous.csv); i++) await new Promise((resolve) => setTimeout(resolve, 25));
           const after = await world.state();
           const context = `${spec.name}: ${(run.error as Error).message}`;
-          expectI1I2(after, rowsOf['one part'], previous, context);
+          expectI1I2(after, ROWS_OF['one part'], previous, context);
           const rerun = await runInProcess(world, db, { sqlFile: sqlFiles['one part'], ifExists: 'overwrite' });
           expect(rerun.error, `${context} → rerun`).toBeUndefined();
-          expectI1I2(await world.state(), rowsOf['one part'], undefined, `${context} → rerun`);
+          expectI1I2(await world.state(), ROWS_OF['one part'], undefined, `${context} → rerun`);
         } finally {
           await world.close();
         }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -7,6 +7,7 @@ import { freePort } from '../support/child-processes.ts';
 import { received, type ReceivedSpan } from '../support/otel-collector.ts';
 import { queryFile, filesIn } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
+import { sourcesEnvironment } from '../support/source-files.ts';
 import { createTestDatabase, READER_PASSWORD, type TestDatabase } from '../support/test-database.ts';
 import { METRIC, SPAN } from '../../src/telemetry/names.ts';
 
@@ -103,13 +104,9 @@ describe.skipIf(!('endpoint' in collector))('traces and metrics, received by a r
     const testId = randomUUID();
     const other = await createTestDatabase('telemetry_us', { users: 10, transactions: 200, days: 1, until: "'2024-10-05 00:00:00-03'::timestamptz" });
     const { host, port } = db.endpoint;
-    const services = join(db.outDir, 'pg_service.conf');
-    writeFileSync(services, ['[eu]', `host=${host}`, `port=${port}`, `dbname=${db.name}`, 'user=report_reader', '[us]', `host=${host}`, `port=${port}`, `dbname=${other.name}`, 'user=report_reader', ''].join('\n'));
-    const pgpass = join(db.outDir, 'pgpass');
-    writeFileSync(pgpass, `${host}:${port}:*:report_reader:${READER_PASSWORD}\n`, { mode: 0o600 });
-    const { PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, ...rest } = db.env;
-    const env = { ...rest, REPORT_SOURCES: 'eu,us', PGSERVICEFILE: services, PGPASSFILE: pgpass, ...otel(testId) };
-    const result = await runDailyReport(['run', ...REPORT_DATE], { env });
+    const services = [{ name: 'eu', host, port, dbname: db.name }, { name: 'us', host, port, dbname: other.name }];
+    const env = await sourcesEnvironment(db.env, db.outDir, services, { user: 'report_reader', password: READER_PASSWORD });
+    const result = await runDailyReport(['run', ...REPORT_DATE], { env: { ...env, ...otel(testId) } });
     expect(result.code, result.stderr).toBe(0);
     const { spans } = await receivedFor(testId, (s) => s.some((x) => x.name === SPAN.run));
     const connect = spans.find((s) => s.name === SPAN.connect)!;
