@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, stopChild } from './child-processes.ts';
+import { serverLog, serverScratchDir } from './server-scratch.ts';
 import { S3_TEST_CREDENTIALS, type RunningServer } from './storage-servers.ts';
 
 /**
@@ -26,32 +26,15 @@ export function ensureMinio(log: (line: string) => void): true | string {
   return true;
 }
 
-const GIB = 1024 ** 3;
-
-/**
- * Where MinIO keeps its objects. MinIO refuses a write (507 XMinioStorageFull) unless its drive has
- * more free space than twice the object's size — 2 GiB when the size is not known up front — and 1 %
- * of the drive stays free (hasSpaceFor in its cmd/object-api-utils.go). On a shared disk with under
- * 2 GiB left that is even a lock's PUT, and a CI run failed so. The tests store a few MB in it, so a
- * memory-backed /dev/shm with room is used where there is one: the check is then about MinIO's own drive.
- */
-function dataParent(): string {
-  try {
-    const fs = statfsSync('/dev/shm');
-    if (fs.bavail * fs.bsize >= 4 * GIB) return '/dev/shm';
-  } catch {
-    // no /dev/shm (not Linux): the system's temporary directory
-  }
-  return tmpdir();
-}
-
 /**
  * A MinIO on a fresh directory, on 127.0.0.1. With `kms`, its built-in KMS holds one key
  * (MINIO_KMS_KEY_NAME), so SSE-S3 and SSE-KMS work; without it MinIO refuses any SSE header,
  * as a MinIO configured without a KMS does in production.
  */
 export async function startMinio({ kms }: { kms: boolean }): Promise<RunningServer> {
-  const dir = mkdtempSync(join(dataParent(), 'daily-report-minio-'));
+  // Its objects on a roomy drive: MinIO refuses writes when its drive runs low (server-scratch.ts).
+  const dir = serverScratchDir('minio');
+  const log = serverLog(kms ? 'minio' : 'minio-without-kms');
   const port = await freePort();
   const consolePort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -66,17 +49,16 @@ export async function startMinio({ kms }: { kms: boolean }): Promise<RunningServ
   };
   const child = spawn(process.env.MINIO_SERVER ?? BINARY, ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'], {
     env,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', log.fd, log.fd],
   });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  closeSync(log.fd);
   const url = `http://127.0.0.1:${port}`;
   for (let attempt = 0; ; attempt++) {
-    if (child.exitCode !== null) throw new Error(`minio exited with ${child.exitCode}: ${stderr.slice(-2000)}`);
+    if (child.exitCode !== null) throw new Error(`minio exited with ${child.exitCode}: ${log.tail()}`);
     if ((await fetch(`${url}/minio/health/ready`).catch(() => undefined))?.ok === true) break;
     if (attempt > 600) {
       await stopChild(child);
-      throw new Error(`minio did not become ready within 60 s: ${stderr.slice(-2000)}`);
+      throw new Error(`minio did not become ready within 60 s: ${log.tail()}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort, stopChild } from './child-processes.ts';
 import { ensureVenvTool } from './python-tools.ts';
+import { serverLog, serverScratchDir } from './server-scratch.ts';
 
 /**
  * Pinned: the S3-protocol server the S3 tests run against (moto in server mode). Without the
@@ -46,10 +47,20 @@ export interface RunningServer {
 
 export async function startMoto(bin: string): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // moto spools objects over 16 MiB to temporary files: those go to a roomy drive (server-scratch.ts).
+  const spool = serverScratchDir('moto');
+  const log = serverLog('moto');
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { env: { ...process.env, TMPDIR: spool }, stdio: ['ignore', log.fd, log.fd] });
+  closeSync(log.fd);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(child, async () => (await fetch(url).catch(() => undefined))?.ok === true, 'moto_server');
-  return { url, stop: () => stopChild(child) };
+  await waitFor(child, async () => (await fetch(url).catch(() => undefined))?.ok === true, 'moto_server', log.tail);
+  return {
+    url,
+    stop: async () => {
+      await stopChild(child);
+      rmSync(spool, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
@@ -77,11 +88,13 @@ export function ensureAzurite(log: (line: string) => void): string {
 /** Azurite's blob service, in memory. */
 export async function startAzurite(main: string): Promise<RunningServer & { connectionString: string }> {
   const port = await freePort();
+  const log = serverLog('azurite');
   const child = spawn(process.execPath, [main, '--blobHost', '127.0.0.1', '--blobPort', String(port), '--inMemoryPersistence', '--skipApiVersionCheck', '--disableTelemetry', '--silent'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', log.fd, log.fd],
   });
+  closeSync(log.fd);
   const url = `http://127.0.0.1:${port}/devstoreaccount1`;
-  await waitFor(child, async () => (await fetch(`${url}?comp=list`).catch(() => undefined)) !== undefined, 'azurite');
+  await waitFor(child, async () => (await fetch(`${url}?comp=list`).catch(() => undefined)) !== undefined, 'azurite', log.tail);
   return {
     url,
     // Azurite's fixed, public development account (documented by Microsoft); not a secret.
@@ -90,14 +103,12 @@ export async function startAzurite(main: string): Promise<RunningServer & { conn
   };
 }
 
-async function waitFor(child: ChildProcess, ready: () => Promise<boolean>, name: string): Promise<void> {
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+async function waitFor(child: ChildProcess, ready: () => Promise<boolean>, name: string, output: () => string): Promise<void> {
   for (let attempt = 0; attempt < 300; attempt++) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${stderr.slice(-1000)}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}: ${output()}`);
     if (await ready()) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   child.kill('SIGKILL');
-  throw new Error(`${name} did not start within 30 s: ${stderr.slice(-1000)}`);
+  throw new Error(`${name} did not start within 30 s: ${output()}`);
 }
