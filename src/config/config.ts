@@ -62,6 +62,8 @@ export interface ReportConfig {
   /** How the published object is compressed (its key then ends in .gz / .zst). */
   readonly compression: ReportCompression;
   readonly ifExists: IfExists;
+  /** REPORT_LOCK_LEASE: how long the report's lock outlives its last renewal (the run renews it every quarter of this). */
+  readonly lockLeaseMs: number;
   readonly progressIntervalMs: number;
   /** Workers extracting at once (REPORT_PARALLELISM); 1 with one source is today's single stream. */
   readonly parallelism: number;

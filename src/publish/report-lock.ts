@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ConditionNotMet, ReportIsBeingPublished, TransientFailure } from '../errors.ts';
 import type { ReportStorage, StoredObject } from '../storage/report-storage.ts';
 import { VERSION } from '../version.ts';
@@ -28,9 +29,22 @@ export interface LockOptions {
   readonly storage: ReportStorage;
   readonly key: string;
   readonly runId: string;
-  /** How long a lock outlives its last renewal (docs/publishing.md, "The lock"). */
-  readonly ttlMs: number;
+  /**
+   * The lease: how long a lock outlives its last renewal (REPORT_LOCK_LEASE; docs/publishing.md,
+   * "The lock"). A holder that keeps it renews it every quarter of this.
+   */
+  readonly leaseMs: number;
   readonly now: () => Date;
+}
+
+/** How often a run waiting for another run's lock looks at it again. */
+const WAIT_POLL_MS = 1_000;
+
+/** What a waiting run is told while it waits, and a heartbeat that failed (the lock is still ours until the lease runs out). */
+export interface LockEvents {
+  readonly onStep: (step: 'lock.read' | 'lock.take') => void;
+  /** Another run's lock, neither released nor expired: the run waits until one of them happens, or the holder renews it. */
+  readonly onWait?: (holder: LockDocument, waitUntil: Date) => void;
 }
 
 /**
@@ -38,11 +52,22 @@ export interface LockOptions {
  * released with a conditional delete, so that for one key at most one run publishes at a time. Every
  * write carries the ETag this run last saw: a run whose lock was taken over (it stalled past the
  * expiry) learns it at its next renewal, before it changes anything visible.
+ *
+ * It is a lease: the holder renews it every quarter of REPORT_LOCK_LEASE while it works (`keepRenewed`),
+ * so a lock whose holder was killed (an OOM kill, SIGKILL, a lost node, SIGTERM while its creation
+ * was at the server) expires within one lease, and the run that meets it waits for that instead of
+ * failing: the Job's next retry publishes tonight, not after hours. Safety never depends on the
+ * lease: a run that lost its lock learns it at the fence.
  */
 export class ReportLock {
   readonly #options: LockOptions;
   readonly #startedAt: string;
   #held: StoredObject | undefined;
+  /** Writes of the lock one at a time (a heartbeat, the fence, the release), each after the one before. */
+  #writes: Promise<unknown> = Promise.resolve();
+  #heartbeat: { timer: NodeJS.Timeout; abort: AbortController } | undefined;
+  /** Set when a heartbeat found the lock taken over: every later renewal throws it. */
+  #lost: Error | undefined;
 
   constructor(options: LockOptions) {
     this.#options = options;
@@ -61,12 +86,12 @@ export class ReportLock {
    * Takes the lock, or throws ReportIsBeingPublished naming the holder. `finished(runId)` says
    * whether that run's report is already published (its lock was left behind): then it is free.
    */
-  async take(signal: AbortSignal, onStep: (step: 'lock.read' | 'lock.take') => void, finished: (runId: string) => Promise<boolean>): Promise<void> {
+  async take(signal: AbortSignal, events: LockEvents, finished: (runId: string) => Promise<boolean>, { wait = true }: { wait?: boolean } = {}): Promise<void> {
     // A lock another run took and released between our read and our write refuses ours, and is
     // gone when we look: read again (a few times; each round means another run came and went).
     for (let round = 1; ; round++) {
       try {
-        await this.#takeOnce(signal, onStep, finished);
+        await this.#takeOnce(signal, events, finished, wait);
         return;
       } catch (error) {
         if (!(error instanceof ConditionNotMet) || round === 3) throw error;
@@ -74,10 +99,14 @@ export class ReportLock {
     }
   }
 
-  async #takeOnce(signal: AbortSignal, onStep: (step: 'lock.read' | 'lock.take') => void, finished: (runId: string) => Promise<boolean>): Promise<void> {
-    onStep('lock.read');
-    const current = await this.#read(signal);
-    onStep('lock.take');
+  async #takeOnce(signal: AbortSignal, events: LockEvents, finished: (runId: string) => Promise<boolean>, wait: boolean): Promise<void> {
+    events.onStep('lock.read');
+    let current = await this.#read(signal);
+    if (current?.document && current.document.run_id !== this.#options.runId && !this.#expired(current.document) && !(await finished(current.document.run_id))) {
+      if (!wait) throw this.#heldBy(current.document);
+      current = await this.#waitForHolder({ object: current.object, document: current.document }, signal, events);
+    }
+    events.onStep('lock.take');
     if (current === undefined) {
       this.#held = await this.#write(signal, undefined);
       return;
@@ -86,15 +115,90 @@ export class ReportLock {
       this.#held = current.object;
       return;
     }
-    const expired = current.document === undefined || Date.parse(current.document.expires_at) <= this.#options.now().getTime();
-    if (!expired && !(await finished(current.document!.run_id))) throw this.#heldBy(current.document!);
     this.#held = await this.#write(signal, current.object.etag);
   }
 
-  /** Renews the lock (the fence before anything visible changes). Throws if another run took it. */
-  async renew(signal: AbortSignal): Promise<void> {
-    if (!this.#held) throw new TransientFailure(`the lock ${this.key} is not held`, { phase: 'upload' });
-    this.#held = await this.#write(signal, this.#held.etag);
+  /**
+   * Another run's lock, live as far as we know: wait until it is released (returns undefined) or
+   * expires (returns it, to take over), looking every second. A holder that renews it meanwhile is
+   * alive and working: ReportIsBeingPublished at once (exit 1; the Job retries later). One lease and
+   * a heartbeat is the longest a dead holder's lock can outlive us looking; a lock that outlasts
+   * that without a renewal (written by a version without heartbeats, or by a clock far ahead) is
+   * reported as held, as before.
+   */
+  async #waitForHolder(first: { readonly object: StoredObject; readonly document: LockDocument }, signal: AbortSignal, events: LockEvents): Promise<ReadLock | undefined> {
+    const { leaseMs, now } = this.#options;
+    const giveUpAt = now().getTime() + leaseMs + leaseMs / 4;
+    events.onWait?.(first.document, new Date(Math.min(giveUpAt, Date.parse(first.document.expires_at))));
+    for (;;) {
+      // Rejects with the signal's own reason (SIGTERM's), as every request does.
+      await delay(Math.min(WAIT_POLL_MS, leaseMs / 4), undefined, { signal }).catch((error: unknown) => {
+        signal.throwIfAborted();
+        throw error;
+      });
+      const current = await this.#read(signal);
+      if (current === undefined) return undefined;
+      if (current.document === undefined || this.#expired(current.document)) return current;
+      if (current.document.run_id !== first.document.run_id || current.document.renewed_at !== first.document.renewed_at) throw this.#heldBy(current.document);
+      if (now().getTime() >= giveUpAt) throw this.#heldBy(current.document);
+    }
+  }
+
+  #expired(document: LockDocument): boolean {
+    return Date.parse(document.expires_at) <= this.#options.now().getTime();
+  }
+
+  /**
+   * Renews the lock every quarter of its lease until it is released, so that it never expires
+   * while this run works, however long the extraction. A renewal that fails is retried at the next
+   * beat (`onFailure` is told; the lock stays ours until the lease runs out). One that finds the lock
+   * taken over stops the beats; the fence then stops the run before it changes anything visible.
+   */
+  keepRenewed(onFailure: (error: unknown) => void): void {
+    if (this.#heartbeat || !this.#held) return;
+    const abort = new AbortController();
+    const beat = () => {
+      this.renew(abort.signal).then(
+        () => this.#heartbeat && this.#heartbeat.timer.refresh(),
+        (error: unknown) => {
+          if (abort.signal.aborted) return;
+          if (this.#lost) this.#stopHeartbeat();
+          else this.#heartbeat?.timer.refresh();
+          onFailure(error);
+        },
+      );
+    };
+    // Unref'd: a heartbeat never keeps the process alive; the run's end releases the lock.
+    const timer = setTimeout(beat, this.#options.leaseMs / 4).unref();
+    this.#heartbeat = { timer, abort };
+  }
+
+  #stopHeartbeat(): void {
+    if (!this.#heartbeat) return;
+    clearTimeout(this.#heartbeat.timer);
+    this.#heartbeat.abort.abort(new Error('the lock is being released'));
+    this.#heartbeat = undefined;
+  }
+
+  /** Renews the lock (the fence before anything visible changes, and each heartbeat). Throws if another run took it. */
+  renew(signal: AbortSignal): Promise<void> {
+    return this.#serially(async () => {
+      if (this.#lost) throw this.#lost;
+      if (!this.#held) throw new TransientFailure(`the lock ${this.key} is not held`, { phase: 'upload' });
+      try {
+        this.#held = await this.#write(signal, this.#held.etag);
+      } catch (error) {
+        if (error instanceof TransientFailure && error.message.startsWith('lost the lock')) this.#lost = error;
+        throw error;
+      }
+    });
+  }
+
+  /** Runs `write` after every lock write before it has settled (whatever its outcome). */
+  #serially<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.#writes.then(write, write);
+    this.#writes = next.catch(() => undefined);
+    return next;
   }
 
   /** The lock as this run last wrote it. */
@@ -102,12 +206,27 @@ export class ReportLock {
     return this.#held;
   }
 
-  /** Deletes the lock if it is still ours; a failure leaves it to expire (or to the next run, which sees our manifest). */
-  async release(signal: AbortSignal): Promise<void> {
-    const held = this.#held;
-    if (!held) return;
-    await this.#options.storage.remove(this.key, { signal, ifMatch: held.etag });
-    this.#held = undefined;
+  /**
+   * Deletes the lock if it is still ours; a failure leaves it to expire within its lease (or to the
+   * next run, which sees our manifest and takes it over at once). A heartbeat in flight is abandoned
+   * first; if it applied anyway (our ETag is then stale), the lock read back with our run id is ours.
+   */
+  release(signal: AbortSignal): Promise<void> {
+    this.#stopHeartbeat();
+    return this.#serially(async () => {
+      const held = this.#held;
+      if (!held) return;
+      const { storage, runId } = this.#options;
+      try {
+        await storage.remove(this.key, { signal, ifMatch: held.etag });
+      } catch (error) {
+        if (!(error instanceof ConditionNotMet)) throw error;
+        const now = await this.#read(signal);
+        if (now?.document?.run_id !== runId) throw error;
+        await storage.remove(this.key, { signal, ifMatch: now.object.etag });
+      }
+      this.#held = undefined;
+    });
   }
 
   /**
@@ -116,7 +235,7 @@ export class ReportLock {
    * not — the lock is held, or was taken over.
    */
   async #write(signal: AbortSignal, ifMatch: string | undefined): Promise<StoredObject> {
-    const { storage, runId, ttlMs, now } = this.#options;
+    const { storage, runId, leaseMs, now } = this.#options;
     const at = now();
     const document: LockDocument = {
       run_id: runId,
@@ -125,7 +244,7 @@ export class ReportLock {
       pid: process.pid,
       started_at: this.#startedAt,
       renewed_at: at.toISOString(),
-      expires_at: new Date(at.getTime() + ttlMs).toISOString(),
+      expires_at: new Date(at.getTime() + leaseMs).toISOString(),
       version: VERSION,
     };
     const bytes = Buffer.from(`${JSON.stringify(document, null, 2)}\n`);
@@ -140,7 +259,9 @@ export class ReportLock {
     } catch (error) {
       if (!(error instanceof ConditionNotMet)) throw error;
       const now = await this.#read(signal);
-      if (now?.document?.run_id === runId && now.document.renewed_at === document.renewed_at) return now.object;
+      // Ours: this write's own earlier attempt (its answer lost, the SDK retried), or an abandoned
+      // heartbeat that applied after all. Only this run writes its run id.
+      if (now?.document?.run_id === runId) return now.object;
       if (now?.document) {
         throw this.#held === undefined
           ? this.#heldBy(now.document)
@@ -153,7 +274,7 @@ export class ReportLock {
     }
   }
 
-  async #read(signal: AbortSignal): Promise<{ object: StoredObject; document: LockDocument | undefined } | undefined> {
+  async #read(signal: AbortSignal): Promise<ReadLock | undefined> {
     const found = await this.#options.storage.read(this.key, signal);
     if (!found) return undefined;
     return { object: found.object, document: parseLock(found.bytes) };
@@ -165,6 +286,11 @@ export class ReportLock {
       { phase: 'upload', context: { key: this.#options.key, holder_run_id: document.run_id, holder: document.holder, expires_at: document.expires_at } },
     );
   }
+}
+
+interface ReadLock {
+  readonly object: StoredObject;
+  readonly document: LockDocument | undefined;
 }
 
 /** A lock we cannot parse (truncated, someone else's file) counts as expired: it protects nothing. */

@@ -2,7 +2,7 @@ import { ConditionNotMet, ReportAlreadyPublished, ReportError, TransientFailure,
 import type { ReportStorage, StoredObject } from '../storage/report-storage.ts';
 import { StallWatchdog } from '../storage/stall-watchdog.ts';
 import { BoundedStorage } from './bounded-storage.ts';
-import { ReportLock } from './report-lock.ts';
+import { ReportLock, type LockDocument } from './report-lock.ts';
 import type { PublishStepName } from './publish-steps.ts';
 
 /** How long the steps after the CSV became visible may take once SIGTERM arrived (main.ts exits at 10 s). */
@@ -14,7 +14,8 @@ export interface PublisherOptions {
   readonly manifestKey: string;
   readonly runId: string;
   readonly ifExists: 'overwrite' | 'skip' | 'fail';
-  readonly lockTtlMs: number;
+  /** REPORT_LOCK_LEASE: how long the lock outlives its last renewal; the run renews it every quarter of this. */
+  readonly lockLeaseMs: number;
   /** The body not being read for this long fails the upload (transient), whatever the provider. */
   readonly stallTimeoutMs: number;
   /** How long one request may take, every attempt included, before it fails (transient). */
@@ -22,6 +23,10 @@ export interface PublisherOptions {
   readonly now: () => Date;
   /** Each step as it starts: logged and recorded on the run's span. */
   readonly onStep?: (step: PublishStepName) => void;
+  /** Another run's lock was met, neither released nor expired: the run waits for it (docs/publishing.md, "The lock"). */
+  readonly onLockWait?: (holder: LockDocument, waitUntil: Date) => void;
+  /** A renewal of the lock while the run works failed; the next one is tried a quarter lease later. */
+  readonly onLockRenewalFailure?: (error: unknown) => void;
   /** Runs the manifest's write inside the caller's span. */
   readonly inManifestSpan?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
@@ -79,7 +84,7 @@ export class ReportPublisher {
   constructor(options: PublisherOptions) {
     this.#options = options;
     this.#storage = new BoundedStorage(options.storage, options.requestBoundMs);
-    this.#lock = new ReportLock({ storage: this.#storage, key: options.key, runId: options.runId, ttlMs: options.lockTtlMs, now: options.now });
+    this.#lock = new ReportLock({ storage: this.#storage, key: options.key, runId: options.runId, leaseMs: options.lockLeaseMs, now: options.now });
   }
 
   /**
@@ -91,11 +96,14 @@ export class ReportPublisher {
   async begin(signal: AbortSignal): Promise<'publish' | 'skip'> {
     const { key, manifestKey, ifExists } = this.#options;
     const storage = this.#storage;
-    await this.#lock.take(signal, (step) => this.#step(step), async (holder) => {
+    const events = { onStep: (step: 'lock.read' | 'lock.take') => this.#step(step), onWait: this.#options.onLockWait };
+    await this.#lock.take(signal, events, async (holder) => {
       // A lock left by a run that did publish (its release failed) does not block the next one.
       const manifest = await storage.read(manifestKey, signal);
       return manifest !== undefined && manifestRunId(manifest.bytes) === holder;
     });
+    // Held for as long as the run works, however long the extraction: renewed every quarter lease.
+    this.#lock.keepRenewed((error) => this.#options.onLockRenewalFailure?.(error));
     try {
       this.#step('state.read');
       const manifest = await storage.read(manifestKey, signal);
@@ -154,7 +162,7 @@ export class ReportPublisher {
     finishing.signal.addEventListener('abort', onGraceOver, { once: true });
     this.#step('csv.parts');
     try {
-      const result = await storage.write(key, this.#watched(input.body, watchdog), {
+      const result = await storage.write(key, watchdog.watch(input.body), {
         signal: AbortSignal.any([upload.signal, stalled.signal]),
         ...(state.csv ? { ifExists: 'overwrite' as const, ifMatch: state.csv.etag } : { ifExists: 'fail' as const }),
         contentType: input.contentType,
@@ -428,13 +436,6 @@ export class ReportPublisher {
     // The report's state does not depend on it: a lock left behind expires, and the next run sees
     // our manifest and takes it over at once.
     await this.#lock.release(signal).catch(() => undefined);
-  }
-
-  async *#watched(body: AsyncIterable<Uint8Array>, watchdog: StallWatchdog): AsyncGenerator<Uint8Array> {
-    for await (const chunk of body) {
-      watchdog.progress();
-      yield chunk;
-    }
   }
 
   #step(step: PublishStepName): void {

@@ -15,9 +15,10 @@ export type PreflightResult = { readonly lock: 'free' } | { readonly lock: 'held
  */
 export async function preflightStorage(storage: ReportStorage, key: string, options: { signal: AbortSignal; requestBoundMs: number }): Promise<PreflightResult> {
   const bounded = new BoundedStorage(storage, options.requestBoundMs);
-  const lock = new ReportLock({ storage: bounded, key, runId: `preflight-${randomUUID()}`, ttlMs: 60_000, now: () => new Date() });
+  const lock = new ReportLock({ storage: bounded, key, runId: `preflight-${randomUUID()}`, leaseMs: 60_000, now: () => new Date() });
   try {
-    await lock.take(options.signal, () => undefined, async () => false);
+    // `validate` reports a held lock at once; it does not wait for it as a run does.
+    await lock.take(options.signal, { onStep: () => undefined }, async () => false, { wait: false });
   } catch (error) {
     if (error instanceof ReportIsBeingPublished) return { lock: 'held', message: error.message };
     throw error;

@@ -52,6 +52,10 @@ export const REPORT_SETTINGS = defineSettings({
     doc: '`gzip` or `zstd` compresses the published report: the key gains `.gz` / `.zst`, the manifest gives the stored (compressed) `sha256`/`bytes` and the uncompressed ones ([compression.md](compression.md)). A dry run writes plain CSV.',
   }),
   REPORT_IF_EXISTS: oneOf({ values: IF_EXISTS, default: 'overwrite', doc: 'When the report already exists: `overwrite` (atomically), `skip` (exit 0, no database work), `fail` (exit 5).' }),
+  REPORT_LOCK_LEASE: duration({
+    min: '5s', max: '1h', example: '5m', default: '5m',
+    doc: 'How long the report\'s lock outlives its last renewal. A run renews it every quarter of this while it works, however long the extraction; a run that meets the lock of a run that was killed waits for it to expire (at most this and a quarter more) and publishes, instead of failing every retry ([publishing.md](publishing.md#the-lock)). Longer rides out a longer storage outage before a waiting run may take over; shorter frees a killed run\'s date sooner.',
+  }),
   REPORT_PARALLELISM: wholeNumber({
     min: 1, max: MAX_PARALLELISM, example: 4, default: '1',
     doc: 'Workers extracting the report at once, each on its own connection, all under one snapshot ([parallel-extraction.md](parallel-extraction.md)). `1`: one stream, as before. Above 1 the query must split by its window; each worker adds a connection and its buffers (the memory formula there).',
@@ -99,6 +103,7 @@ export const reportSettings: SettingsDomain<typeof REPORT_SETTINGS, { report: Re
         keyTemplate: v.REPORT_KEY_TEMPLATE,
         compression: v.REPORT_COMPRESSION,
         ifExists: v.REPORT_IF_EXISTS,
+        lockLeaseMs: v.REPORT_LOCK_LEASE,
         progressIntervalMs: v.REPORT_PROGRESS_INTERVAL,
         parallelism: v.REPORT_PARALLELISM,
         spillDir: spillDir(v.REPORT_SPILL_DIR, context),

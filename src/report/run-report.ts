@@ -115,7 +115,7 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
         manifestKey: manifestKey(key),
         runId,
         ifExists: config.report.ifExists,
-        lockTtlMs: lockTtlMs(config),
+        lockLeaseMs: config.report.lockLeaseMs,
         stallTimeoutMs: stallTimeoutMs(config),
         requestBoundMs: requestBoundMs(config),
         now,
@@ -123,6 +123,12 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
           log.debug({ phase: 'publish', step }, `publish step ${step}`);
           input.span?.addEvent(step);
         },
+        onLockWait: (holder, waitUntil) =>
+          log.warn(
+            { key, holder_run_id: holder.run_id, holder: holder.holder, renewed_at: holder.renewed_at, expires_at: holder.expires_at },
+            `another run's lock is on ${key} (run id ${holder.run_id} on ${holder.holder}, last renewed ${holder.renewed_at}): waiting until ${waitUntil.toISOString()} for it to be released or to expire`,
+          ),
+        onLockRenewalFailure: (error) => log.warn({ key, err: error }, `renewing the lock failed (tried again in ${Math.round(config.report.lockLeaseMs / 4000)} s; it stays ours until its lease runs out)`),
         inManifestSpan: (fn) => inSpanUnder(input.span, SPAN.manifest, { [ATTR.key]: manifestKey(key) }, fn),
       });
 
@@ -218,17 +224,6 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     if (publisher && error instanceof Error && 'context' in error) Object.assign((error as { context: Record<string, unknown> }).context, { left_behind: publisher.leftBehind() });
     throw error;
   }
-}
-
-/**
- * How long the report's lock outlives its last renewal: the whole extraction may take
- * REPORT_STATEMENT_TIMEOUT after the connection (PGCONNECT_TIMEOUT), and the steps after it a few
- * requests, each with its retries (docs/publishing.md, "The lock").
- */
-export function lockTtlMs(config: Config): number {
-  const storage = config.storage;
-  const publishing = storage.provider === 'local' ? 60_000 : 4 * storage.requestTimeoutMs * storage.maxAttempts;
-  return config.report.statementTimeoutMs + config.database.connectTimeoutMs + publishing;
 }
 
 /** The body not being read for this long fails the upload: twice a request's timeout (a part may use one whole timeout, then retry). */

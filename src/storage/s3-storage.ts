@@ -101,7 +101,7 @@ export class S3Storage implements ReportStorage {
     const stalled = new AbortController();
     const watchdog = new StallWatchdog(this.#options.stallTimeoutMs, location, (error) => stalled.abort(error));
     const signal = AbortSignal.any([options.signal, stalled.signal]);
-    const observed = new ObservedBody(body, { onChunk: () => watchdog.progress() });
+    const observed = new ObservedBody(watchdog.watch(body));
     const fence = new PublishFence(options.beforePublish);
     const beforePublish = fence.call;
     let uploaded: S3UploadResult;

@@ -12,11 +12,11 @@ describe.each(worldsOfThisRun())('the report lock on $name', (spec) => {
     const world = await newWorld(spec);
     try {
       const signal = new AbortController().signal;
-      const theirs = new ReportLock({ storage: world.storage, key: KEYS.csv, runId: 'their-run', ttlMs: 3_600_000, now: () => new Date() });
-      await theirs.take(signal, () => {}, async () => false);
-      const ours = new ReportLock({ storage: world.storage, key: KEYS.csv, runId: 'our-run', ttlMs: 3_600_000, now: () => new Date() });
+      const theirs = new ReportLock({ storage: world.storage, key: KEYS.csv, runId: 'their-run', leaseMs: 3_600_000, now: () => new Date() });
+      await theirs.take(signal, { onStep: () => {} }, async () => false);
+      const ours = new ReportLock({ storage: world.storage, key: KEYS.csv, runId: 'our-run', leaseMs: 3_600_000, now: () => new Date() });
       // We read their lock; their run is published, so we take it over — and they release it just then.
-      await ours.take(signal, () => {}, async (runId) => {
+      await ours.take(signal, { onStep: () => {} }, async (runId) => {
         expect(runId).toBe('their-run');
         await theirs.release(signal);
         return true;

@@ -17,7 +17,7 @@ import { azureWorld, KEYS, localWorld, s3World, sha256, type World } from '../su
 const s3 = inject('s3');
 const azurite = inject('azurite');
 const providers = (['s3', 'azure', 'local'] as const).filter((p) => p !== 's3' || 'url' in s3);
-const TTL_MS = 60_000;
+const LEASE_MS = 60_000;
 
 async function newWorld(provider: ProviderName): Promise<World> {
   if (provider === 's3') return s3World((s3 as { url: string }).url);
@@ -62,7 +62,7 @@ function pausedAt(storage: ReportStorage, matches: (method: 'head' | 'write', ke
 
 function publisher(storage: ReportStorage, runId: string, now: () => Date): ReportPublisher {
   return new ReportPublisher({
-    storage, key: KEYS.csv, manifestKey: KEYS.manifest, runId, ifExists: 'overwrite', lockTtlMs: TTL_MS,
+    storage, key: KEYS.csv, manifestKey: KEYS.manifest, runId, ifExists: 'overwrite', lockLeaseMs: LEASE_MS,
     stallTimeoutMs: 30_000, requestBoundMs: 30_000, now,
   });
 }
@@ -120,7 +120,7 @@ describe.each(providers)('%s: a run paused past its lock’s lifetime, and the r
     const aDone = settle(a.publish(input(runA).input));
     await paused.reached;
 
-    const b = publisher(world.storage, runB, () => new Date(Date.now() + 2 * TTL_MS));
+    const b = publisher(world.storage, runB, () => new Date(Date.now() + 2 * LEASE_MS));
     expect(await b.begin(new AbortController().signal), 'B takes over A’s expired lock').toBe('publish');
     const bBodyGate = gate();
     const bDone = settle(b.publish(input(runB, bBodyGate.promise).input));
@@ -147,7 +147,7 @@ describe.each(providers)('%s: a run paused past its lock’s lifetime, and the r
     const aDone = settle(a.publish(input(runA).input));
     await paused.reached;
 
-    const b = publisher(world.storage, runB, () => new Date(Date.now() + 2 * TTL_MS));
+    const b = publisher(world.storage, runB, () => new Date(Date.now() + 2 * LEASE_MS));
     expect(await b.begin(new AbortController().signal)).toBe('publish');
     expect(b.previous, 'B sees A’s CSV without a manifest').toBe('incomplete');
     const bBodyGate = gate();
@@ -186,7 +186,7 @@ describe('local: a run paused between its identity check and its rename, past it
     const aDone = settle(a.publish(input(runA).input));
     await held.promise;
 
-    const b = publisher(world.storage, runB, () => new Date(Date.now() + 2 * TTL_MS));
+    const b = publisher(world.storage, runB, () => new Date(Date.now() + 2 * LEASE_MS));
     expect(await b.begin(new AbortController().signal)).toBe('publish');
     const bResult = await settle(b.publish(input(runB).input));
     expect(bResult.error, 'B publishes over the old report').toBeUndefined();

@@ -1,0 +1,150 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RequestShape } from '../../src/publish/publish-steps.ts';
+import { queryFile } from '../support/report-files.ts';
+import { runDailyReport } from '../support/run-cli.ts';
+import { requestMatches, runInProcess, type World } from '../support/publish-worlds.ts';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
+import { newWorld, worldsOfThisRun } from './fault-matrix-cases.ts';
+import { expectPublishedPair } from './publish-invariants.ts';
+
+/**
+ * The report's lock is a lease (REPORT_LOCK_LEASE): its holder renews it while it works, so a lock
+ * whose holder died expires within one lease, and the next run waits for that and publishes. The
+ * lock used to outlive its holder by the whole extraction's bound (2 h 40 min by default): after an
+ * OOM kill, a SIGKILL or a lock created late by a request its run had stopped waiting for, the Job's
+ * three retries (10, 20, 40 s apart) all met "another run is publishing", and the night's report was
+ * missing. A short lease is only safe if a live holder keeps it however long its extraction takes.
+ */
+const LEASE = '5s';
+const ROWS = 300;
+const DATE = '2024-10-05';
+const columns = `:extracted_at::timestamptz AS data_extracao, 'n' || g AS nome_usuario, g AS id_transacao, g * 0.01 AS valor_transacao, 'ok' AS status_transacao`;
+
+/** Polls `probe` every 100 ms until it returns something, for at most `ms`. */
+async function until<T>(probe: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  for (const started = Date.now(); Date.now() - started < ms; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    const found = await probe();
+    if (found !== undefined) return found;
+  }
+  throw new Error(`${what} did not happen within ${ms / 1000} s`);
+}
+
+/** The lock as the storage holds it now; undefined also when it went away between listing and reading it. */
+const lockOf = (world: World) => async () => {
+  try {
+    return (await world.state()).lock as { run_id: string; renewed_at: string } | undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+describe('the report lock as a lease', () => {
+  let db: TestDatabase;
+  let fast: string;
+  let slow: (seconds: number) => Promise<string>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('lease');
+    fast = await queryFile(db.outDir, 'fast', `SELECT ${columns} FROM generate_series(1, ${ROWS}) AS g`);
+    slow = (seconds) => queryFile(db.outDir, `slow-${seconds}`, `SELECT ${columns} FROM generate_series(1, ${ROWS}) AS g CROSS JOIN (SELECT pg_sleep(${seconds})) AS pause`);
+  });
+
+  describe.concurrent.each(worldsOfThisRun())('on $name', (spec) => {
+    it('a run killed (SIGKILL) while it holds the lock does not cost the date: the next run waits for the lease to run out and publishes', async () => {
+      const world = await newWorld(spec);
+      try {
+        const env = { ...db.env, ...world.childEnv(), REPORT_LOCK_LEASE: LEASE, REPORT_IF_EXISTS: 'fail' };
+        let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
+        const killed = runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: await slow(15) }, onSpawn: (spawned) => (child = spawned) });
+        const dead = await until(lockOf(world), 30_000, 'the first run taking the lock');
+        child!.kill('SIGKILL');
+        expect((await killed).signal).toBe('SIGKILL');
+        expect((await lockOf(world)())?.run_id, 'the dead run’s lock is left behind').toBe(dead.run_id);
+
+        const next = await runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: fast } });
+        expect(next.code, next.stderr.slice(-1500)).toBe(0);
+        const waited = next.logs.find((line) => /^another run's lock is on .*: waiting until \S+ for it to be released or to expire$/.test(line.msg));
+        expect(waited?.holder_run_id, 'the run said whose lock it waited for').toBe(dead.run_id);
+        const state = await world.state();
+        expectPublishedPair(state, ROWS, spec.name);
+        expect(state.lock, 'no lock left').toBeUndefined();
+      } finally {
+        await world.close();
+      }
+    }, 120_000);
+
+    it('a holder whose extraction outlasts its lease keeps the lock: it renews it, a second run exits 1 naming it, and the holder publishes', async () => {
+      const world = await newWorld(spec);
+      try {
+        const env = { ...db.env, ...world.childEnv(), REPORT_LOCK_LEASE: LEASE, REPORT_IF_EXISTS: 'fail' };
+        // Three leases of extraction: without renewals its lock would have expired twice over.
+        const holder = runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: await slow(15) } });
+        const first = await until(lockOf(world), 30_000, 'the holder taking the lock');
+        const renewals = new Set([first.renewed_at]);
+        let watching = true;
+        const watch = (async () => {
+          while (watching) {
+            const lock = await lockOf(world)();
+            if (lock?.run_id === first.run_id) renewals.add(lock.renewed_at);
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+        })();
+        const second = await runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: fast } });
+        expect(second.code, second.stderr.slice(-1500)).toBe(1);
+        const error = second.logs.find((line) => line.level === 'error');
+        expect(error?.err?.class).toBe('ReportIsBeingPublished');
+        expect(error?.msg).toContain(`run id ${first.run_id}`);
+
+        const done = await holder;
+        watching = false;
+        await watch;
+        expect(done.code, JSON.stringify(done.logs.filter((l) => l.level === "error" || l.level === "warn"))).toBe(0);
+        expect(renewals.size, 'renewals of the holder’s lock seen while it extracted').toBeGreaterThanOrEqual(3);
+        const state = await world.state();
+        expectPublishedPair(state, ROWS, spec.name);
+        expect(state.manifest?.run_id).toBe(first.run_id);
+        expect(state.lock).toBeUndefined();
+      } finally {
+        await world.close();
+      }
+    }, 120_000);
+  });
+
+  // SIGTERM while the lock's creation is at the server, which applies it after the run has gone
+  // (what S3 does with a request whose client disconnected): a lock nobody will renew or release.
+  const LOCK_TAKE: RequestShape = { object: 'lock', methods: ['PUT'], header: 'if-none-match' };
+  describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
+    it('a lock created late, after its run stopped on SIGTERM, blocks the date for one lease only: the next run publishes', async () => {
+      const world = await newWorld(spec);
+      try {
+        const controller = new AbortController();
+        let release!: () => void;
+        const runEnded = new Promise<void>((resolve) => (release = resolve));
+        let applied!: () => void;
+        const appliedLate = new Promise<void>((resolve) => (applied = resolve));
+        world.proxy!.inject({
+          match: (request) => requestMatches(LOCK_TAKE, request),
+          times: 1,
+          fault: { applyLate: runEnded, onApplied: applied },
+          onMatch: () => setTimeout(() => controller.abort(new Error('received SIGTERM')), 20),
+        });
+        const env = { REPORT_LOCK_LEASE: LEASE };
+        const stopped = await runInProcess(world, db, { sqlFile: fast, ifExists: 'fail', signal: controller.signal, env });
+        expect(stopped.error, 'the run stopped on the signal').toBeDefined();
+        release();
+        await appliedLate;
+        world.clear();
+        expect((await world.state()).lock?.run_id, 'the stopped run’s lock, created after it ended').toBe(stopped.runId);
+
+        const next = await runInProcess(world, db, { sqlFile: fast, ifExists: 'fail', env });
+        expect(next.error, 'the next run').toBeUndefined();
+        const state = await world.state();
+        expectPublishedPair(state, ROWS, spec.name);
+        expect(state.manifest?.run_id).toBe(next.runId);
+        expect(state.lock).toBeUndefined();
+      } finally {
+        await world.close();
+      }
+    }, 120_000);
+  });
+});
