@@ -1,6 +1,8 @@
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { StorageConfig } from '../../src/config/config.ts';
+import { createStorage } from '../../src/storage/create-storage.ts';
 import { KEYS } from '../support/publish-worlds.ts';
 import { queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
@@ -39,9 +41,13 @@ describe('an oversized object under the manifest’s and the lock’s names', ()
           }
         } else {
           const junk = Buffer.alloc(JUNK_BYTES, '{"bytes": 1, ');
+          // Stored through a client of its own with a minute per request: the world's 2 s request
+          // timeout is for the job's requests, and moto under the suite's load takes longer than
+          // that to assemble 256 MB at CompleteMultipartUpload.
+          const storage = await createStorage({ ...world.storageConfig, requestTimeoutMs: 60_000 } as StorageConfig);
           try {
-            await world.storage.write(KEYS.manifest, (async function* () { yield junk; })(), { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'application/json', metadata: {} });
-            await world.storage.write(KEYS.lock, (async function* () { yield junk.subarray(0, 2 * 1024 * 1024); })(), { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'application/json', metadata: {} });
+            await storage.write(KEYS.manifest, (async function* () { yield junk; })(), { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'application/json', metadata: {} });
+            await storage.write(KEYS.lock, (async function* () { yield junk.subarray(0, 2 * 1024 * 1024); })(), { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'application/json', metadata: {} });
           } catch (error) {
             // Not the job's failure: the server could not store the junk (seen: moto out of disk for its spool files).
             throw new Error(`the test could not store its oversized objects on ${spec.name} (see .cache/server-logs)`, { cause: error });
