@@ -28,7 +28,7 @@ export const STORAGE_SETTINGS = defineSettings({
   STORAGE_PROVIDER: oneOf({ values: STORAGE_PROVIDERS, default: 'local', commands: STORAGE_COMMANDS, doc: '`s3`, `azure` or `local` (see Storage providers).' }),
   STORAGE_REQUEST_TIMEOUT: duration({
     min: '1s', max: '30m', example: '2m', default: '2m', commands: STORAGE_COMMANDS,
-    doc: 'S3/Azure: a request silent this long (or taking this long in all) is dropped and retried. An S3 upload with no progress for twice this fails with exit 1.',
+    doc: 'S3/Azure: a request silent this long (or taking this long in all) is dropped and retried. An upload that makes no progress for twice this fails with exit 1 (the time the database takes to give rows does not count).',
   }),
   STORAGE_MAX_ATTEMPTS: wholeNumber({ min: 1, max: 20, example: 5, default: '5', commands: STORAGE_COMMANDS, doc: 'S3/Azure: attempts per request (the SDKs back off between them).' }),
   LOCAL_STORAGE_DIR: text({ default: './out', commands: STORAGE_COMMANDS, form: 'path of a directory', doc: 'Directory for `local`: a writable directory, or one that can be created (a file there is refused before anything is contacted).' }),

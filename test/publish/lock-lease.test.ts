@@ -110,6 +110,28 @@ describe('the report lock as a lease', () => {
     }, 120_000);
   });
 
+  const LOCK_RENEW: RequestShape = { object: 'lock', methods: ['PUT'], header: 'if-match' };
+  describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
+    it('a renewal that fails (503 on every attempt) is tried again a quarter lease later: the run keeps its lock and publishes', async () => {
+      const world = await newWorld(spec);
+      try {
+        // One renewal's attempts (the world's STORAGE_MAX_ATTEMPTS is 3) fail; the extraction lasts two leases.
+        let failed = 0;
+        world.proxy!.inject({ match: (request) => requestMatches(LOCK_RENEW, request), times: 3, fault: { status: 503 }, onMatch: () => failed++ });
+        const run = await runInProcess(world, db, { sqlFile: await slow(10), ifExists: 'fail', env: { REPORT_LOCK_LEASE: LEASE } });
+        expect(run.error, 'the run').toBeUndefined();
+        expect(failed, 'renewal attempts refused').toBe(3);
+        expect(run.logs.some((line) => /^renewing the lock failed \(tried again in 1 s/.test(line.msg)), 'the failed renewal is logged').toBe(true);
+        const state = await world.state();
+        expectPublishedPair(state, ROWS, spec.name);
+        expect(state.manifest?.run_id).toBe(run.runId);
+        expect(state.lock).toBeUndefined();
+      } finally {
+        await world.close();
+      }
+    }, 120_000);
+  });
+
   // SIGTERM while the lock's creation is at the server, which applies it after the run has gone
   // (what S3 does with a request whose client disconnected): a lock nobody will renew or release.
   const LOCK_TAKE: RequestShape = { object: 'lock', methods: ['PUT'], header: 'if-none-match' };
