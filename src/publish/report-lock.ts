@@ -66,8 +66,9 @@ export class ReportLock {
   /** Writes of the lock one at a time (a heartbeat, the fence, the release), each after the one before. */
   #writes: Promise<unknown> = Promise.resolve();
   #heartbeat: { timer: NodeJS.Timeout; abort: AbortController } | undefined;
-  /** Set when a heartbeat found the lock taken over: every later renewal throws it. */
+  /** Set when a renewal found the lock taken over: every later renewal throws it. */
   #lost: Error | undefined;
+  readonly #lostController = new AbortController();
 
   constructor(options: LockOptions) {
     this.#options = options;
@@ -188,7 +189,10 @@ export class ReportLock {
       try {
         this.#held = await this.#write(signal, this.#held.etag);
       } catch (error) {
-        if (error instanceof TransientFailure && error.message.startsWith('lost the lock')) this.#lost = error;
+        if (error instanceof TransientFailure && error.message.startsWith('lost the lock')) {
+          this.#lost = error;
+          this.#lostController.abort(error);
+        }
         throw error;
       }
     });
@@ -199,6 +203,14 @@ export class ReportLock {
     const next = this.#writes.then(write, write);
     this.#writes = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Aborts once a renewal found the lock taken over (its reason is that error): the run's work is
+   * then for nothing, and the publisher stops its extraction rather than finish it to learn so at the fence.
+   */
+  get lost(): AbortSignal {
+    return this.#lostController.signal;
   }
 
   /** The lock as this run last wrote it. */

@@ -124,6 +124,11 @@ export class ReportPublisher {
     }
   }
 
+  /** Aborts when a renewal of the lock found it taken over (the reason says by whom): the run's work is for nothing. */
+  get lockLost(): AbortSignal {
+    return this.#lock.lost;
+  }
+
   /** The state seen under the lock: whether a report (complete or not) was there, for the log. */
   get previous(): 'published' | 'incomplete' | 'absent' {
     const state = this.#state;
@@ -157,8 +162,15 @@ export class ReportPublisher {
       if (!committing) upload.abort(input.signal.reason);
     };
     const onGraceOver = () => upload.abort(input.signal.reason);
+    // A heartbeat that found the lock taken over stops the extraction too, until the fence is passed.
+    const lost = this.#lock.lost;
+    const onLost = () => {
+      if (!committing) upload.abort(lost.reason);
+    };
     if (input.signal.aborted) onSignal();
     else input.signal.addEventListener('abort', onSignal, { once: true });
+    if (lost.aborted) onLost();
+    else lost.addEventListener('abort', onLost, { once: true });
     finishing.signal.addEventListener('abort', onGraceOver, { once: true });
     this.#step('csv.parts');
     try {
@@ -195,12 +207,13 @@ export class ReportPublisher {
       });
       written = result.object;
     } catch (error) {
-      failure = stalled.signal.aborted ? stalled.signal.reason : error;
+      failure = stalled.signal.aborted ? stalled.signal.reason : lost.aborted && !committing && !input.signal.aborted ? lost.reason : error;
       if (this.#publishSent && !answered(failure)) this.#publishUnanswered = true;
     } finally {
       watchdog.stop();
       clearTimeout(deadline);
       input.signal.removeEventListener('abort', onSignal);
+      lost.removeEventListener('abort', onLost);
       finishing.signal.removeEventListener('abort', onGraceOver);
     }
 

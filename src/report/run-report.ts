@@ -156,8 +156,10 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
     // Segments compressed by several workers are never one plain stream in order: no plain sha256 then.
     const plainInOrder = segmentCompression === 'none' || !segmented;
     const encoding: SegmentEncoding = { compression: segmentCompression, plain: segmentCompression !== 'none' && !segmented ? plain : { bytes: 0 } };
+    // The extraction also stops when a heartbeat finds the lock taken over: its report could not be published.
+    const extractionSignal = publisher ? AbortSignal.any([signal, publisher.lockLost]) : signal;
     const extraction = await inSpan(SPAN.connect, { ...database, [ATTR.engine]: query.engine }, () =>
-      segmented ? openSegmented(input, query, runId, encoding) : openSingle(input.sources[0]!.source, query, signal, encoding),
+      segmented ? openSegmented({ ...input, signal: extractionSignal }, query, runId, encoding) : openSingle(input.sources[0]!.source, query, extractionSignal, encoding),
     );
     const progress = setInterval(() => logProgress(log, tally, extraction, opened), config.report.progressIntervalMs).unref();
     let object: StoredObject | undefined;

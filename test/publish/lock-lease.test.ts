@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { RequestShape } from '../../src/publish/publish-steps.ts';
 import { queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
-import { requestMatches, runInProcess, type World } from '../support/publish-worlds.ts';
+import { KEYS, requestMatches, runInProcess, type World } from '../support/publish-worlds.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { newWorld, worldsOfThisRun } from './fault-matrix-cases.ts';
 import { expectPublishedPair } from './publish-invariants.ts';
@@ -108,6 +108,30 @@ describe('the report lock as a lease', () => {
         await world.close();
       }
     }, 120_000);
+  });
+
+  describe.concurrent.each(worldsOfThisRun())('on $name', (spec) => {
+    it('a holder whose heartbeat finds its lock taken over stops its extraction there, not at the fence, and leaves the other run’s lock', async () => {
+      const world = await newWorld(spec);
+      try {
+        const running = runInProcess(world, db, { sqlFile: await slow(60), ifExists: 'fail', env: { REPORT_LOCK_LEASE: LEASE } });
+        await until(lockOf(world), 30_000, 'the holder taking the lock');
+        // Another run took it over (what a waiting run does once the lease lapsed, e.g. while this one's renewals hung).
+        const now = Date.now();
+        const intruder = { run_id: 'intruder', key: KEYS.csv, holder: 'other-pod', pid: 1, started_at: new Date(now).toISOString(), renewed_at: new Date(now).toISOString(), expires_at: new Date(now + 3_600_000).toISOString(), version: 'test' };
+        await world.storage.write(KEYS.lock, (async function* () { yield Buffer.from(JSON.stringify(intruder)); })(), { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'application/json', metadata: {} });
+        const run = await running;
+        expect((run.error as Error | undefined)?.message).toMatch(/^lost the lock \S+ to run intruder \(other-pod\) while publishing; stopped before changing anything visible$/);
+        // Stopped by the heartbeat: it never reached the fence (a 60 s query, a 5 s lease).
+        expect(run.logs.some((line) => line.step === 'lock.renew'), 'the run reached the fence').toBe(false);
+        const state = await world.state();
+        expect(state.csv, 'no CSV').toBeUndefined();
+        expect(state.manifest, 'no manifest').toBeUndefined();
+        expect(state.lock?.run_id, 'the other run’s lock is left to it').toBe('intruder');
+      } finally {
+        await world.close();
+      }
+    }, 60_000);
   });
 
   const LOCK_RENEW: RequestShape = { object: 'lock', methods: ['PUT'], header: 'if-match' };
