@@ -58,6 +58,23 @@ describe('an install that could only fail is refused', () => {
     expect(lines.some((l) => l.startsWith('extraEnv sets REPORT_KEY_TEMPLATE, which the chart sets from its values') && l.includes('report.keyTemplate'))).toBe(true);
   });
 
+  it('when extraEnv names a variable of ours the worker does not know, naming it; a setting it knows, a libpq one and anyone else’s pass', async () => {
+    const refused = await template(inject('kubeTools').helm, [
+      ...COMPLETE,
+      '--set-json', 'extraEnv=[{"name":"REPORT_LOCK_LEAS","value":"10m"},{"name":"PGSSLMOD","value":"verify-full"},{"name":"STORAGE_REQUEST_TIMEOUT","value":"1m"}]',
+    ]);
+    expect(refused.ok).toBe(false);
+    expect(listed(refused.stderr)).toEqual([
+      expect.stringMatching(/^extraEnv sets REPORT_LOCK_LEAS, which is not a setting of daily-report \(a typo, or a setting that no longer exists\)/),
+      expect.stringMatching(/^extraEnv sets PGSSLMOD, which is not a setting of daily-report/),
+    ]);
+    const accepted = await template(inject('kubeTools').helm, [
+      ...COMPLETE,
+      '--set-json', 'extraEnv=[{"name":"REPORT_LOCK_LEASE","value":"10m"},{"name":"PGAPPNAME","value":"x"},{"name":"OTEL_SERVICE_NAME","value":"x"},{"name":"NODE_EXTRA_CA_CERTS","value":"/ca.pem"}]',
+    ]);
+    expect(accepted.ok, accepted.stderr).toBe(true);
+  });
+
   it('when a Job would be deleted before the failure alert could see it', async () => {
     const result = await template(inject('kubeTools').helm, [...COMPLETE, '--set', 'alerts.prometheusRule.enabled=true', '--set', 'job.ttlSecondsAfterFinished=3600']);
     expect(listed(result.stderr)).toEqual([expect.stringMatching(/^job\.ttlSecondsAfterFinished=3600 deletes a failed Job before alerts\.prometheusRule's 26 h window ends/)]);

@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import type { Setting } from '../../src/config/setting.ts';
 import { configurationReference } from '../../src/loader/configuration-reference.ts';
 import { loadStorageConfig } from '../../src/loader/load-config.ts';
+import { CHART_SETTINGS_FILE, chartSettingsFile } from '../../src/loader/chart-settings-file.ts';
 import { ALL_SETTINGS, KNOWN_VARIABLES, OWN_PREFIXES } from '../../src/loader/settings-spec.ts';
 import { CHART_DIR, SCENARIOS, only, renderChart, scenarioFile, workerContainer } from '../support/helm-chart.ts';
 
@@ -24,6 +25,12 @@ describe('docs/configuration.md', () => {
   it('lists every setting of the spec, its _FILE form where it has one', () => {
     const reference = configurationReference();
     for (const name of KNOWN_VARIABLES) expect(reference).toContain(`\`${name}\``);
+  });
+});
+
+describe('the chart’s copy of the worker’s variable names', () => {
+  it('is the list the spec gives (run `npm run docs:config` after changing a setting)', () => {
+    expect(readFileSync(resolve(ROOT, CHART_SETTINGS_FILE), 'utf8')).toBe(chartSettingsFile());
   });
 });
 

@@ -110,6 +110,23 @@ this checks what needs several values at once, and lists every problem in one me
 {{- $contradictions = append $contradictions (printf "extraEnv sets %s, while the chart sets %s from its values: the worker refuses both at once; set the value instead" .name (trimSuffix "_FILE" .name)) -}}
 {{- end -}}
 {{- end -}}
+{{- /*
+A name with one of the worker's prefixes that the worker does not know is a typo or a setting that no
+longer exists: the worker refuses a near-miss (REPORT_LOCK_LEAS) with exit 2 at 01:00 and ignores the
+rest, the setting meant keeping its default. files/worker-settings.json is the worker's list
+(`npm run docs:config` writes it from the settings spec).
+*/ -}}
+{{- $worker := .Files.Get "files/worker-settings.json" | fromJson -}}
+{{- range $v.extraEnv -}}
+{{- $name := .name -}}
+{{- $ours := false -}}
+{{- range $worker.prefixes -}}
+{{- if hasPrefix . $name -}}{{- $ours = true -}}{{- end -}}
+{{- end -}}
+{{- if and $ours (not (has $name $worker.variables)) -}}
+{{- $contradictions = append $contradictions (printf "extraEnv sets %s, which is not a setting of daily-report (a typo, or a setting that no longer exists): the worker would refuse it or ignore it; the settings are listed in docs/configuration.md" $name) -}}
+{{- end -}}
+{{- end -}}
 {{- /* The worker's secret settings (secret: true in its spec; test/chart/chart-worker-agreement.test.ts keeps this list whole). */ -}}
 {{- $secretSettings := list "PGPASSWORD" "AZURE_STORAGE_CONNECTION_STRING" "ALERT_WEBHOOK_URL" "OTEL_EXPORTER_OTLP_HEADERS" -}}
 {{- range $v.extraEnv -}}
