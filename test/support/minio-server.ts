@@ -40,6 +40,8 @@ export async function startMinio({ kms }: { kms: boolean }): Promise<RunningServ
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: dir,
+    // Its directory, as for every server: the next run finds it by it if this run is killed (run-scratch.ts).
+    TMPDIR: dir,
     MINIO_ROOT_USER: S3_TEST_CREDENTIALS.AWS_ACCESS_KEY_ID,
     MINIO_ROOT_PASSWORD: S3_TEST_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
     MINIO_BROWSER: 'off',

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, openSync, readFileSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { ownedName } from './run-scratch.ts';
 
 const GIB = 1024 ** 3;
 
@@ -15,7 +16,8 @@ const GIB = 1024 ** 3;
  * their own drive.
  */
 export function serverScratchDir(name: string): string {
-  return mkdtempSync(join(roomyParent(), `daily-report-${name}-`));
+  // Named for this run: a run killed before it stopped its servers leaves it to the next one to remove.
+  return mkdtempSync(join(roomyParent(), ownedName(name)));
 }
 
 function roomyParent(): string {
