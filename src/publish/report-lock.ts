@@ -153,7 +153,8 @@ export class ReportLock {
    * Renews the lock every quarter of its lease until it is released, so that it never expires
    * while this run works, however long the extraction. A renewal that fails is retried at the next
    * beat (`onFailure` is told; the lock stays ours until the lease runs out). One that finds the lock
-   * taken over stops the beats; the fence then stops the run before it changes anything visible.
+   * taken over stops the beats and aborts `lost`, which stops the run's extraction; every later
+   * renewal, the fence's included, throws that error.
    */
   keepRenewed(onFailure: (error: unknown) => void): void {
     if (this.#heartbeat || !this.#held) return;
