@@ -153,18 +153,30 @@ export class ReportLock {
    * while this run works, however long the extraction. A renewal that fails is retried at the next
    * beat (`onFailure` is told; the lock stays ours until the lease runs out). One that finds the lock
    * taken over stops the beats; the fence then stops the run before it changes anything visible.
+   *
+   * A renewal gets a quarter lease to be answered, then counts as failed: one the server took and
+   * never answered would otherwise hold every later renewal (they go one at a time) for its whole
+   * request bound — STORAGE_REQUEST_TIMEOUT per attempt, which may be longer than the lease — and
+   * the live holder's lock expired under it. If it applies after all, the next renewal finds our
+   * run id there (`#write`).
    */
   keepRenewed(onFailure: (error: unknown) => void): void {
     if (this.#heartbeat || !this.#held) return;
     const abort = new AbortController();
+    const answerWithinMs = this.#options.leaseMs / 4;
     const beat = () => {
-      this.renew(abort.signal).then(
+      const unanswered = AbortSignal.timeout(answerWithinMs);
+      this.renew(AbortSignal.any([abort.signal, unanswered])).then(
         () => this.#heartbeat && this.#heartbeat.timer.refresh(),
         (error: unknown) => {
           if (abort.signal.aborted) return;
           if (this.#lost) this.#stopHeartbeat();
           else this.#heartbeat?.timer.refresh();
-          onFailure(error);
+          onFailure(
+            unanswered.aborted && !this.#lost
+              ? new TransientFailure(`no answer renewing the lock ${this.key} within ${answerWithinMs / 1000} s (a quarter lease); abandoned`, { phase: 'upload', cause: error, context: { key: this.#options.key } })
+              : error,
+          );
         },
       );
     };
