@@ -111,7 +111,9 @@ export class ReportPublisher {
       const published = manifest !== undefined && csv !== undefined && describes(manifest.bytes, csv);
       this.#state = { csv, manifest: manifest && { ...manifest, runId: manifestRunId(manifest.bytes) }, published };
       if (published && ifExists !== 'overwrite') {
-        await this.#release(signal);
+        // Bounded, not the run's signal: SIGTERM while this DELETE is on its way would abort it and
+        // leave our lock for a lease (the manifest names another run, so nobody takes it over at once).
+        await this.#release(graceSignal());
         if (ifExists === 'fail') {
           throw new ReportAlreadyPublished(`${storage.locate(key)} is already published and REPORT_IF_EXISTS=fail`, { phase: 'upload', context: { key } });
         }

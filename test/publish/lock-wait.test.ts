@@ -87,6 +87,41 @@ describe('ending while the lock is waited for or renewed', () => {
     }, 60_000);
   });
 
+  // A run that finds the report published (skip: exit 0; fail: exit 5) releases its lock at once;
+  // SIGTERM while that DELETE was on its way aborted it, and the lock stayed for a lease.
+  const LOCK_RELEASE: RequestShape = { object: 'lock', methods: ['DELETE'] };
+  describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
+    it.each(['skip', 'fail'] as const)('REPORT_IF_EXISTS=%s on a published report, SIGTERM while its lock is being released: no lock is left', async (ifExists) => {
+      const world = await newWorld(spec);
+      try {
+        const first = await runInProcess(world, db, { sqlFile: fast, ifExists: 'fail', env: { REPORT_LOCK_LEASE: LEASE } });
+        expect(first.error).toBeUndefined();
+        const controller = new AbortController();
+        // The DELETE reaches the server 500 ms late (a busy server); SIGTERM arrives 20 ms after it was sent.
+        let held = 0;
+        world.proxy!.inject({
+          match: (request) => requestMatches(LOCK_RELEASE, request),
+          times: 1,
+          fault: { hold: pause(500).then(() => undefined) },
+          onMatch: () => {
+            held++;
+            setTimeout(() => controller.abort(new Error('received SIGTERM')), 20);
+          },
+        });
+        const run = await runInProcess(world, db, { sqlFile: fast, ifExists, signal: controller.signal, env: { REPORT_LOCK_LEASE: LEASE } });
+        expect(held, 'releases held').toBe(1);
+        // Published already (5), or told it was terminated (143): either way it changed nothing.
+        if (ifExists === 'fail') expect([5, 143], String(run.error)).toContain((run.error as { exitCode?: number }).exitCode);
+        const state = await world.state();
+        expect(state.lock, 'no lock left').toBeUndefined();
+        expectPublishedPair(state, ROWS, spec.name);
+        expect(state.manifest?.run_id).toBe(first.runId);
+      } finally {
+        await world.close();
+      }
+    }, 60_000);
+  });
+
   describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
     it('SIGTERM while a heartbeat is at the server, which applies it after the run ended: no lock is left, and no heartbeat follows', async () => {
       const world = await newWorld(spec);
