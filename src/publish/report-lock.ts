@@ -282,6 +282,16 @@ export class ReportLock {
               context: { key: this.#options.key, holder_run_id: now.document.run_id },
             });
       }
+      // Ours no longer there: only a release deletes a lock, and ours has not been released, so
+      // another run took it over and has released it already (or someone deleted it). Lost as much
+      // as one taken over — and never taken again, as another run may be publishing now.
+      if (this.#held !== undefined) {
+        throw new TransientFailure(`lost the lock ${this.key} while publishing (it is gone: another run took it over and released it, or it was removed by hand); stopped before changing anything visible`, {
+          phase: 'upload',
+          cause: error,
+          context: { key: this.#options.key },
+        });
+      }
       throw error;
     }
   }

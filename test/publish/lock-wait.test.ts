@@ -64,6 +64,27 @@ describe('ending while the lock is waited for or renewed', () => {
       }
     }, 60_000);
 
+    it('a run whose clock is 10 min ahead takes a live holder’s lock over at once, and still only one run publishes: the holder stops at its fence', async () => {
+      const world = await newWorld(spec);
+      try {
+        const env = { REPORT_LOCK_LEASE: LEASE };
+        const holder = runInProcess(world, db, { sqlFile: slow, ifExists: 'overwrite', env });
+        for (let i = 0; i < 300 && !(await world.state().catch(() => undefined))?.lock; i++) await pause(100);
+        const ahead = await runInProcess(world, db, { sqlFile: fast, ifExists: 'overwrite', env, now: () => new Date(Date.now() + 10 * 60_000) });
+        const held = await holder;
+        expect(ahead.error, 'the run with the clock ahead').toBeUndefined();
+        // Locally the run that took over removed the holder's temporary file first (stale-holder.test.ts).
+        if (spec.provider !== 'local') expect(String(held.error)).toMatch(/lost the lock .* stopped before changing anything visible/);
+        expect((held.error as { exitCode?: number }).exitCode).toBe(1);
+        const state = await world.state();
+        expectPublishedPair(state, ROWS, spec.name);
+        expect(state.manifest?.run_id).toBe(ahead.runId);
+        expect(state.lock, 'no lock left').toBeUndefined();
+      } finally {
+        await world.close();
+      }
+    }, 60_000);
+
     it('three runs waiting for one dead lock: one publishes, the others exit 1 naming it, and no lock is left', async () => {
       const world = await newWorld(spec);
       try {
