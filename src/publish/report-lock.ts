@@ -160,7 +160,7 @@ export class ReportLock {
    * the live holder's lock expired under it. If it applies after all, the next renewal finds our
    * run id there (`#write`).
    */
-  keepRenewed(onFailure: (error: unknown) => void): void {
+  keepRenewed(onFailure: (error: unknown, lost: boolean) => void): void {
     if (this.#heartbeat || !this.#held) return;
     const abort = new AbortController();
     const answerWithinMs = this.#options.leaseMs / 4;
@@ -176,6 +176,7 @@ export class ReportLock {
             unanswered.aborted && !this.#lost
               ? new TransientFailure(`no answer renewing the lock ${this.key} within ${answerWithinMs / 1000} s (a quarter lease); abandoned`, { phase: 'upload', cause: error, context: { key: this.#options.key } })
               : error,
+            this.#lost !== undefined,
           );
         },
       );

@@ -25,8 +25,8 @@ export interface PublisherOptions {
   readonly onStep?: (step: PublishStepName) => void;
   /** Another run's lock was met, neither released nor expired: the run waits for it (docs/publishing.md, "The lock"). */
   readonly onLockWait?: (holder: LockDocument, waitUntil: Date) => void;
-  /** A renewal of the lock while the run works failed; the next one is tried a quarter lease later. */
-  readonly onLockRenewalFailure?: (error: unknown) => void;
+  /** A renewal of the lock while the run works failed; the next one is tried a quarter lease later — unless the lock was `lost` (taken over): then none is. */
+  readonly onLockRenewalFailure?: (error: unknown, lost: boolean) => void;
   /** Runs the manifest's write inside the caller's span. */
   readonly inManifestSpan?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
@@ -103,7 +103,7 @@ export class ReportPublisher {
       return manifest !== undefined && manifestRunId(manifest.bytes) === holder;
     });
     // Held for as long as the run works, however long the extraction: renewed every quarter lease.
-    this.#lock.keepRenewed((error) => this.#options.onLockRenewalFailure?.(error));
+    this.#lock.keepRenewed((error, lost) => this.#options.onLockRenewalFailure?.(error, lost));
     try {
       this.#step('state.read');
       const manifest = await storage.read(manifestKey, signal);

@@ -76,6 +76,9 @@ describe('ending while the lock is waited for or renewed', () => {
         // Locally the run that took over removed the holder's temporary file first (stale-holder.test.ts).
         if (spec.provider !== 'local') expect(String(held.error)).toMatch(/lost the lock .* stopped before changing anything visible/);
         expect((held.error as { exitCode?: number }).exitCode).toBe(1);
+        // Its heartbeat found the lock gone: it says so, and does not promise a retry that never comes.
+        expect(held.logs.some((line) => /^the lock was taken over by another run/.test(line.msg)), 'the lost lock is logged').toBe(true);
+        expect(held.logs.filter((line) => /^renewing the lock failed/.test(line.msg)).map((line) => line.err?.message)).toEqual([]);
         const state = await world.state();
         expectPublishedPair(state, ROWS, spec.name);
         expect(state.manifest?.run_id).toBe(ahead.runId);
