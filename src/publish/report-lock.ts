@@ -154,35 +154,39 @@ export class ReportLock {
    * beat (`onFailure` is told; the lock stays ours until the lease runs out). One that finds the lock
    * taken over stops the beats; the fence then stops the run before it changes anything visible.
    *
-   * A renewal gets a quarter lease to be answered, then counts as failed: one the server took and
-   * never answered would otherwise hold every later renewal (they go one at a time) for its whole
-   * request bound — STORAGE_REQUEST_TIMEOUT per attempt, which may be longer than the lease — and
-   * the live holder's lock expired under it. If it applies after all, the next renewal finds our
-   * run id there (`#write`).
+   * A renewal gets half a lease to be answered; one that has not is abandoned and the next is sent
+   * at once, with a quarter lease left before the lock would expire. One the server took and never
+   * answered used to hold every later renewal (they go one at a time) for its whole request bound —
+   * STORAGE_REQUEST_TIMEOUT per attempt, which may be longer than the lease — and the live holder's
+   * lock expired under it. Half, not a quarter: a slow server's answer still counts. If the
+   * abandoned one applies after all, the next renewal finds our run id there (`#write`).
    */
-  keepRenewed(onFailure: (error: unknown, lost: boolean) => void): void {
+  keepRenewed(onFailure: (error: unknown, next: { readonly lost: boolean; readonly retryInMs: number }) => void): void {
     if (this.#heartbeat || !this.#held) return;
     const abort = new AbortController();
-    const answerWithinMs = this.#options.leaseMs / 4;
+    const quarter = this.#options.leaseMs / 4;
+    const answerWithinMs = 2 * quarter;
     const beat = () => {
       const unanswered = AbortSignal.timeout(answerWithinMs);
       this.renew(AbortSignal.any([abort.signal, unanswered])).then(
         () => this.#heartbeat && this.#heartbeat.timer.refresh(),
         (error: unknown) => {
           if (abort.signal.aborted) return;
+          const abandoned = unanswered.aborted && !this.#lost;
           if (this.#lost) this.#stopHeartbeat();
+          else if (abandoned) setImmediate(beat);
           else this.#heartbeat?.timer.refresh();
           onFailure(
-            unanswered.aborted && !this.#lost
-              ? new TransientFailure(`no answer renewing the lock ${this.key} within ${answerWithinMs / 1000} s (a quarter lease); abandoned`, { phase: 'upload', cause: error, context: { key: this.#options.key } })
+            abandoned
+              ? new TransientFailure(`no answer renewing the lock ${this.key} within ${answerWithinMs / 1000} s (half its lease); abandoned`, { phase: 'upload', cause: error, context: { key: this.#options.key } })
               : error,
-            this.#lost !== undefined,
+            { lost: this.#lost !== undefined, retryInMs: abandoned ? 0 : quarter },
           );
         },
       );
     };
     // Unref'd: a heartbeat never keeps the process alive; the run's end releases the lock.
-    const timer = setTimeout(beat, this.#options.leaseMs / 4).unref();
+    const timer = setTimeout(beat, quarter).unref();
     this.#heartbeat = { timer, abort };
   }
 

@@ -25,8 +25,8 @@ export interface PublisherOptions {
   readonly onStep?: (step: PublishStepName) => void;
   /** Another run's lock was met, neither released nor expired: the run waits for it (docs/publishing.md, "The lock"). */
   readonly onLockWait?: (holder: LockDocument, waitUntil: Date) => void;
-  /** A renewal of the lock while the run works failed; the next one is tried a quarter lease later — unless the lock was `lost` (taken over): then none is. */
-  readonly onLockRenewalFailure?: (error: unknown, lost: boolean) => void;
+  /** A renewal of the lock while the run works failed; the next one is tried `retryInMs` later — unless the lock was `lost` (taken over): then none is. */
+  readonly onLockRenewalFailure?: (error: unknown, next: { readonly lost: boolean; readonly retryInMs: number }) => void;
   /** Runs the manifest's write inside the caller's span. */
   readonly inManifestSpan?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
@@ -103,7 +103,7 @@ export class ReportPublisher {
       return manifest !== undefined && manifestRunId(manifest.bytes) === holder;
     });
     // Held for as long as the run works, however long the extraction: renewed every quarter lease.
-    this.#lock.keepRenewed((error, lost) => this.#options.onLockRenewalFailure?.(error, lost));
+    this.#lock.keepRenewed((error, next) => this.#options.onLockRenewalFailure?.(error, next));
     try {
       this.#step('state.read');
       const manifest = await storage.read(manifestKey, signal);
