@@ -19,7 +19,7 @@ const LOCK_RENEW: RequestShape = { object: 'lock', methods: ['PUT'], header: 'if
 const isLockWrite = (request: { method: string; url: string }) => request.method === 'PUT' && decodeURIComponent(new URL(request.url, 'http://proxy').pathname).endsWith(`/${KEYS.lock}`);
 
 /** A lock of a run that is not there (killed), as this version writes it, expiring `inMs` from now. */
-async function plantDeadLock(world: World, inMs: number): Promise<string> {
+async function plantDeadLock(world: World, inMs: number, replacing?: string): Promise<string> {
   const now = Date.now();
   const runId = `dead-${now}`;
   const document = {
@@ -27,7 +27,8 @@ async function plantDeadLock(world: World, inMs: number): Promise<string> {
     started_at: new Date(now - 60_000).toISOString(), renewed_at: new Date(now).toISOString(), expires_at: new Date(now + inMs).toISOString(), version: '0.1.0',
   };
   await world.storage.write(KEYS.lock, (async function* () { yield Buffer.from(JSON.stringify(document)); })(), {
-    signal: AbortSignal.timeout(10_000), ifExists: 'fail', contentType: 'application/json', metadata: { run_id: runId },
+    signal: AbortSignal.timeout(10_000), contentType: 'application/json', metadata: { run_id: runId },
+    ...(replacing === undefined ? { ifExists: 'fail' as const } : { ifExists: 'overwrite' as const, ifMatch: replacing }),
   });
   return runId;
 }
@@ -82,6 +83,25 @@ describe('ending while the lock is waited for or renewed', () => {
         const state = await world.state();
         expectPublishedPair(state, ROWS, spec.name);
         expect(state.manifest?.run_id).toBe(ahead.runId);
+        expect(state.lock, 'no lock left').toBeUndefined();
+      } finally {
+        await world.close();
+      }
+    }, 60_000);
+
+    it('a lock edited by hand while a run waits for it (its expiry set in the past, to unblock the date) is taken over, and the run publishes', async () => {
+      const world = await newWorld(spec);
+      try {
+        await plantDeadLock(world, 60_000);
+        const waiting = runInProcess(world, db, { sqlFile: fast, ifExists: 'fail', env: { REPORT_LOCK_LEASE: LEASE } });
+        await pause(1_500);
+        const lock = await world.storage.head(KEYS.lock, AbortSignal.timeout(10_000));
+        await plantDeadLock(world, -1_000, lock!.etag);
+        const run = await waiting;
+        expect(run.error, 'the waiting run').toBeUndefined();
+        expect(run.logs.some((line) => /waiting until/.test(line.msg)), 'it waited first').toBe(true);
+        const state = await world.state();
+        expectPublishedPair(state, ROWS, spec.name);
         expect(state.lock, 'no lock left').toBeUndefined();
       } finally {
         await world.close();
