@@ -155,23 +155,40 @@ export class ReportLock {
    * beat (`onFailure` is told; the lock stays ours until the lease runs out). One that finds the lock
    * taken over stops the beats and aborts `lost`, which stops the run's extraction; every later
    * renewal, the fence's included, throws that error.
+   *
+   * A renewal gets half a lease to be answered; one that has not is abandoned and the next is sent
+   * at once, with a quarter lease left before the lock would expire. One the server took and never
+   * answered used to hold every later renewal (they go one at a time) for its whole request bound —
+   * STORAGE_REQUEST_TIMEOUT per attempt, which may be longer than the lease — and the live holder's
+   * lock expired under it. Half, not a quarter: a slow server's answer still counts. If the
+   * abandoned one applies after all, the next renewal finds our run id there (`#write`).
    */
-  keepRenewed(onFailure: (error: unknown) => void): void {
+  keepRenewed(onFailure: (error: unknown, next: { readonly lost: boolean; readonly retryInMs: number }) => void): void {
     if (this.#heartbeat || !this.#held) return;
     const abort = new AbortController();
+    const quarter = this.#options.leaseMs / 4;
+    const answerWithinMs = 2 * quarter;
     const beat = () => {
-      this.renew(abort.signal).then(
+      const unanswered = AbortSignal.timeout(answerWithinMs);
+      this.renew(AbortSignal.any([abort.signal, unanswered])).then(
         () => this.#heartbeat && this.#heartbeat.timer.refresh(),
         (error: unknown) => {
           if (abort.signal.aborted) return;
+          const abandoned = unanswered.aborted && !this.#lost;
           if (this.#lost) this.#stopHeartbeat();
+          else if (abandoned) setImmediate(beat);
           else this.#heartbeat?.timer.refresh();
-          onFailure(error);
+          onFailure(
+            abandoned
+              ? new TransientFailure(`no answer renewing the lock ${this.key} within ${answerWithinMs / 1000} s (half its lease); abandoned`, { phase: 'upload', cause: error, context: { key: this.#options.key } })
+              : error,
+            { lost: this.#lost !== undefined, retryInMs: abandoned ? 0 : quarter },
+          );
         },
       );
     };
     // Unref'd: a heartbeat never keeps the process alive; the run's end releases the lock.
-    const timer = setTimeout(beat, this.#options.leaseMs / 4).unref();
+    const timer = setTimeout(beat, quarter).unref();
     this.#heartbeat = { timer, abort };
   }
 
@@ -282,6 +299,16 @@ export class ReportLock {
               phase: 'upload',
               context: { key: this.#options.key, holder_run_id: now.document.run_id },
             });
+      }
+      // Ours no longer there: only a release deletes a lock, and ours has not been released, so
+      // another run took it over and has released it already (or someone deleted it). Lost as much
+      // as one taken over — and never taken again, as another run may be publishing now.
+      if (this.#held !== undefined) {
+        throw new TransientFailure(`lost the lock ${this.key} while publishing (it is gone: another run took it over and released it, or it was removed by hand); stopped before changing anything visible`, {
+          phase: 'upload',
+          cause: error,
+          context: { key: this.#options.key },
+        });
       }
       throw error;
     }

@@ -25,8 +25,8 @@ export interface PublisherOptions {
   readonly onStep?: (step: PublishStepName) => void;
   /** Another run's lock was met, neither released nor expired: the run waits for it (docs/publishing.md, "The lock"). */
   readonly onLockWait?: (holder: LockDocument, waitUntil: Date) => void;
-  /** A renewal of the lock while the run works failed; the next one is tried a quarter lease later. */
-  readonly onLockRenewalFailure?: (error: unknown) => void;
+  /** A renewal of the lock while the run works failed; the next one is tried `retryInMs` later — unless the lock was `lost` (taken over): then none is. */
+  readonly onLockRenewalFailure?: (error: unknown, next: { readonly lost: boolean; readonly retryInMs: number }) => void;
   /** Runs the manifest's write inside the caller's span. */
   readonly inManifestSpan?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
@@ -103,7 +103,7 @@ export class ReportPublisher {
       return manifest !== undefined && manifestRunId(manifest.bytes) === holder;
     });
     // Held for as long as the run works, however long the extraction: renewed every quarter lease.
-    this.#lock.keepRenewed((error) => this.#options.onLockRenewalFailure?.(error));
+    this.#lock.keepRenewed((error, next) => this.#options.onLockRenewalFailure?.(error, next));
     try {
       this.#step('state.read');
       const manifest = await storage.read(manifestKey, signal);
@@ -111,7 +111,9 @@ export class ReportPublisher {
       const published = manifest !== undefined && csv !== undefined && describes(manifest.bytes, csv);
       this.#state = { csv, manifest: manifest && { ...manifest, runId: manifestRunId(manifest.bytes) }, published };
       if (published && ifExists !== 'overwrite') {
-        await this.#release(signal);
+        // Bounded, not the run's signal: SIGTERM while this DELETE is on its way would abort it and
+        // leave our lock for a lease (the manifest names another run, so nobody takes it over at once).
+        await this.#release(graceSignal());
         if (ifExists === 'fail') {
           throw new ReportAlreadyPublished(`${storage.locate(key)} is already published and REPORT_IF_EXISTS=fail`, { phase: 'upload', context: { key } });
         }

@@ -128,7 +128,10 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
             { key, holder_run_id: holder.run_id, holder: holder.holder, renewed_at: holder.renewed_at, expires_at: holder.expires_at },
             `another run's lock is on ${key} (run id ${holder.run_id} on ${holder.holder}, last renewed ${holder.renewed_at}): waiting until ${waitUntil.toISOString()} for it to be released or to expire`,
           ),
-        onLockRenewalFailure: (error) => log.warn({ key, err: error }, `renewing the lock failed (tried again in ${Math.round(config.report.lockLeaseMs / 4000)} s; it stays ours until its lease runs out)`),
+        onLockRenewalFailure: (error, { lost, retryInMs }) =>
+          lost
+            ? log.warn({ key, err: error }, 'the lock was taken over by another run while this one worked: no more renewals; the run stops at its fence, before changing anything visible')
+            : log.warn({ key, err: error }, `renewing the lock failed (tried again ${retryInMs === 0 ? 'at once' : `in ${Math.round(retryInMs / 1000)} s`}; it stays ours until its lease runs out)`),
         inManifestSpan: (fn) => inSpanUnder(input.span, SPAN.manifest, { [ATTR.key]: manifestKey(key) }, fn),
       });
 

@@ -156,6 +156,73 @@ describe('the report lock as a lease', () => {
     }, 120_000);
   });
 
+  // A renewal the server takes and never answers (a half-open connection) waits for the SDK's
+  // timeout, then its retries — with STORAGE_REQUEST_TIMEOUT longer than the lease, longer than the
+  // lease itself: the heartbeat, one renewal at a time, sent nothing else meanwhile, the live
+  // holder's lock expired under it, and a waiting run took it over (the holder then failed at the fence).
+  describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
+    it('a renewal that gets no answer is abandoned after half a lease and tried again at once: a live holder keeps its lock even when STORAGE_REQUEST_TIMEOUT is longer than the lease', async () => {
+      const world = await newWorld(spec);
+      try {
+        // 12 s lease (a renewal every 3 s); one request's timeout is 30 s.
+        const env = { ...db.env, ...world.childEnv(), REPORT_LOCK_LEASE: '12s', STORAGE_REQUEST_TIMEOUT: '30s', REPORT_IF_EXISTS: 'fail' };
+        let stalled = 0;
+        world.proxy!.inject({ match: (request) => requestMatches(LOCK_RENEW, request), times: 1, fault: { stall: true }, onMatch: () => stalled++ });
+        const holder = runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: await slow(16) } });
+        const first = await until(lockOf(world), 30_000, 'the holder taking the lock');
+        const second = await runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: fast } });
+        const done = await holder;
+        expect(stalled, 'renewals left unanswered').toBe(1);
+        expect(second.code, `the second run: ${second.stderr.slice(-1500)}`).toBe(1);
+        const error = second.logs.find((line) => line.level === 'error');
+        expect(error?.err?.class).toBe('ReportIsBeingPublished');
+        expect(error?.msg).toContain(`run id ${first.run_id}`);
+        expect(done.code, JSON.stringify(done.logs.filter((l) => l.level === 'error' || l.level === 'warn'))).toBe(0);
+        expect(done.logs.some((line) => /^renewing the lock failed/.test(line.msg)), 'the unanswered renewal is logged').toBe(true);
+        const state = await world.state();
+        expectPublishedPair(state, ROWS, spec.name);
+        expect(state.manifest?.run_id).toBe(first.run_id);
+        expect(state.lock, 'no lock left').toBeUndefined();
+      } finally {
+        await world.close();
+      }
+    }, 120_000);
+  });
+
+  // The other side of abandoning renewals: a server slow to answer each one (here 3.6 s of a 12 s
+  // lease, more than a quarter) is still renewing the lock, and must not lose it for being slow.
+  describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
+    it('renewals answered slowly (each after more than a quarter lease) still keep a live holder’s lock', async () => {
+      const world = await newWorld(spec);
+      try {
+        const env = { ...db.env, ...world.childEnv(), REPORT_LOCK_LEASE: '12s', STORAGE_REQUEST_TIMEOUT: '30s', REPORT_IF_EXISTS: 'fail' };
+        let slowed = 0;
+        world.proxy!.inject({
+          match: (request) => requestMatches(LOCK_RENEW, request),
+          // A fresh hold for each request: each renewal reaches the server 3.6 s late.
+          get fault() {
+            return { hold: new Promise<void>((resolve) => setTimeout(resolve, 3_600)) };
+          },
+          onMatch: () => slowed++,
+        });
+        const holder = runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: await slow(16) } });
+        const first = await until(lockOf(world), 30_000, 'the holder taking the lock');
+        const second = await runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: fast } });
+        const done = await holder;
+        expect(slowed, 'renewals answered late').toBeGreaterThanOrEqual(2);
+        expect(second.code, `the second run: ${second.stderr.slice(-1500)}`).toBe(1);
+        expect(second.logs.find((line) => line.level === 'error')?.msg).toContain(`run id ${first.run_id}`);
+        expect(done.code, JSON.stringify(done.logs.filter((l) => l.level === 'error' || l.level === 'warn'))).toBe(0);
+        const state = await world.state();
+        expectPublishedPair(state, ROWS, spec.name);
+        expect(state.manifest?.run_id).toBe(first.run_id);
+        expect(state.lock, 'no lock left').toBeUndefined();
+      } finally {
+        await world.close();
+      }
+    }, 120_000);
+  });
+
   // SIGTERM while the lock's creation is at the server, which applies it after the run has gone
   // (what S3 does with a request whose client disconnected): a lock nobody will renew or release.
   const LOCK_TAKE: RequestShape = { object: 'lock', methods: ['PUT'], header: 'if-none-match' };

@@ -303,6 +303,25 @@ describeOnS3Servers('S3 storage', (current) => {
       expect(await listAll()).toEqual([]);
     });
 
+    it('gives up on a part never answered while the body waits for the database: the wait is not counted, the silence after it is (exit 1), leaving nothing', async () => {
+      proxy = await FaultProxy.start(server.url);
+      const { storage, listAll } = await s3UnderTest({ endpoint: proxy.url, requestTimeoutMs: 600_000 }, 2_000);
+      proxy.inject({ match: isUploadPart, fault: { stall: true } });
+      let ended = false;
+      // A part's worth, then the database silent for longer than the stall timeout (a slow shard), then the rest.
+      const body = (async function* () {
+        yield randomBytes(6 * MiB);
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        yield randomBytes(10);
+        ended = true;
+      })();
+      const failure = storage.write('r.csv', body, { signal: new AbortController().signal, ifExists: 'fail', contentType: 'text/csv', metadata: {} });
+      await expect(failure).rejects.toBeInstanceOf(TransientFailure);
+      await expect(failure).rejects.toThrow(/made no progress for 2 s/);
+      expect(ended, 'the body was read to its end: the database’s wait was not taken for a stall').toBe(true);
+      expect(await listAll()).toEqual([]);
+    });
+
     it('aborts the multipart upload and fails transiently when parts keep failing', async () => {
       proxy = await FaultProxy.start(server.url);
       const { storage, listAll } = await s3UnderTest({ endpoint: proxy.url });
