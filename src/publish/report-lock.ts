@@ -168,21 +168,28 @@ export class ReportLock {
     const abort = new AbortController();
     const quarter = this.#options.leaseMs / 4;
     const answerWithinMs = 2 * quarter;
+    // The next beat a quarter lease after the last one was *sent*, not answered: a server that takes
+    // 0.4 of a lease to answer each renewal would otherwise space them 0.65 of a lease apart, and
+    // each would land after the one before had expired.
+    const next = (sentAt: number) => {
+      if (this.#heartbeat) this.#heartbeat.timer = setTimeout(beat, Math.max(0, quarter - (performance.now() - sentAt))).unref();
+    };
     const beat = () => {
+      const sentAt = performance.now();
       const unanswered = AbortSignal.timeout(answerWithinMs);
       this.renew(AbortSignal.any([abort.signal, unanswered])).then(
-        () => this.#heartbeat && this.#heartbeat.timer.refresh(),
+        () => next(sentAt),
         (error: unknown) => {
           if (abort.signal.aborted) return;
           const abandoned = unanswered.aborted && !this.#lost;
           if (this.#lost) this.#stopHeartbeat();
           else if (abandoned) setImmediate(beat);
-          else this.#heartbeat?.timer.refresh();
+          else next(sentAt);
           onFailure(
             abandoned
               ? new TransientFailure(`no answer renewing the lock ${this.key} within ${answerWithinMs / 1000} s (half its lease); abandoned`, { phase: 'upload', cause: error, context: { key: this.#options.key } })
               : error,
-            { lost: this.#lost !== undefined, retryInMs: abandoned ? 0 : quarter },
+            { lost: this.#lost !== undefined, retryInMs: abandoned ? 0 : Math.max(0, quarter - (performance.now() - sentAt)) },
           );
         },
       );

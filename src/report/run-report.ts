@@ -131,7 +131,7 @@ export async function runReport(input: RunReportInput): Promise<RunSummary> {
         onLockRenewalFailure: (error, { lost, retryInMs }) =>
           lost
             ? log.warn({ key, err: error }, 'the lock was taken over by another run while this one worked: no more renewals; the run stops now, before changing anything visible')
-            : log.warn({ key, err: error }, `renewing the lock failed (tried again ${retryInMs === 0 ? 'at once' : `in ${Math.round(retryInMs / 1000)} s`}; it stays ours until its lease runs out)`),
+            : log.warn({ key, err: error }, `renewing the lock failed (tried again ${retryInMs === 0 ? 'at once' : retryInMs < 1000 ? 'in under a second' : `in ${Math.round(retryInMs / 1000)} s`}; it stays ours until its lease runs out)`),
         inManifestSpan: (fn) => inSpanUnder(input.span, SPAN.manifest, { [ATTR.key]: manifestKey(key) }, fn),
       });
 

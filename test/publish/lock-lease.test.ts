@@ -145,7 +145,7 @@ describe('the report lock as a lease', () => {
         const run = await runInProcess(world, db, { sqlFile: await slow(10), ifExists: 'fail', env: { REPORT_LOCK_LEASE: LEASE } });
         expect(run.error, 'the run').toBeUndefined();
         expect(failed, 'renewal attempts refused').toBe(3);
-        expect(run.logs.some((line) => /^renewing the lock failed \(tried again in 1 s/.test(line.msg)), 'the failed renewal is logged').toBe(true);
+        expect(run.logs.some((line) => /^renewing the lock failed \(tried again (in 1 s|in under a second);/.test(line.msg)), 'the failed renewal is logged').toBe(true);
         const state = await world.state();
         expectPublishedPair(state, ROWS, spec.name);
         expect(state.manifest?.run_id).toBe(run.runId);
@@ -207,6 +207,46 @@ describe('the report lock as a lease', () => {
         });
         const holder = runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: await slow(16) } });
         const first = await until(lockOf(world), 30_000, 'the holder taking the lock');
+        const second = await runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: fast } });
+        const done = await holder;
+        expect(slowed, 'renewals answered late').toBeGreaterThanOrEqual(2);
+        expect(second.code, `the second run: ${second.stderr.slice(-1500)}`).toBe(1);
+        expect(second.logs.find((line) => line.level === 'error')?.msg).toContain(`run id ${first.run_id}`);
+        expect(done.code, JSON.stringify(done.logs.filter((l) => l.level === 'error' || l.level === 'warn'))).toBe(0);
+        const state = await world.state();
+        expectPublishedPair(state, ROWS, spec.name);
+        expect(state.manifest?.run_id).toBe(first.run_id);
+        expect(state.lock, 'no lock left').toBeUndefined();
+      } finally {
+        await world.close();
+      }
+    }, 120_000);
+  });
+
+  // Renewals a quarter lease apart from when each was *sent*: a server answering each after 5 s of a
+  // 12 s lease spaced them 8 s apart when the quarter was counted from the answer, and each landed
+  // a second after the one before had expired — long enough for a waiting run to take a live lock over.
+  describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
+    it('renewals each answered after 0.4 of a lease still land before the lock expires: a waiting run exits 1 naming the live holder', async () => {
+      const world = await newWorld(spec);
+      try {
+        const env = { ...db.env, ...world.childEnv(), REPORT_LOCK_LEASE: '12s', STORAGE_REQUEST_TIMEOUT: '30s', REPORT_IF_EXISTS: 'fail' };
+        let slowed = 0;
+        // Only the holder's renewals (by the run id they carry as metadata): the waiting run's takeover must not be slowed too.
+        let holderRunId: string | undefined;
+        const byHolder = (headers: Record<string, unknown>) => holderRunId !== undefined && (headers['x-amz-meta-run_id'] ?? headers['x-ms-meta-run_id']) === holderRunId;
+        world.proxy!.inject({
+          match: (request) => requestMatches(LOCK_RENEW, request) && byHolder(request.headers),
+          get fault() {
+            return { hold: new Promise<void>((resolve) => setTimeout(resolve, 5_000)) };
+          },
+          onMatch: () => slowed++,
+        });
+        const holder = runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: await slow(24) } });
+        const first = await until(lockOf(world), 30_000, 'the holder taking the lock');
+        holderRunId = first.run_id;
+        // From the first renewal on (the lock as taken expires later than the gap the old spacing left).
+        await until(async () => ((await lockOf(world)())?.renewed_at ?? first.renewed_at) !== first.renewed_at || undefined, 30_000, 'the first renewal');
         const second = await runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: fast } });
         const done = await holder;
         expect(slowed, 'renewals answered late').toBeGreaterThanOrEqual(2);
