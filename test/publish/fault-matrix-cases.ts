@@ -9,11 +9,14 @@ import { s3Servers } from '../support/s3-servers.ts';
 export const SMALL_ROWS = 40;
 /** About 9 MB: two parts of 5 MiB. */
 export const LARGE_ROWS = 70_000;
-/** The report both sizes use: `pad` makes the names long enough for two 5 MiB parts. */
-export const reportQuery = (rows: number, pad: number) => `
+/**
+ * The report both sizes use: `pad` makes the names long enough for two 5 MiB parts. With
+ * `pauseSeconds`, the database takes that long before the first row (a slow sort, a long holder).
+ */
+export const reportQuery = (rows: number, pad: number, pauseSeconds = 0) => `
 SELECT :extracted_at::timestamptz AS data_extracao, repeat('n', ${pad}) || g AS nome_usuario, g AS id_transacao,
        g * 0.01 AS valor_transacao, 'aprovada' AS status_transacao
-FROM generate_series(1, ${rows}) AS g ORDER BY g`;
+FROM generate_series(1, ${rows}) AS g${pauseSeconds > 0 ? ` CROSS JOIN (SELECT pg_sleep(${pauseSeconds})) AS pause` : ''} ORDER BY g`;
 
 /**
  * The same rows as `reportQuery`, in the same order, each at its own instant of the report's window

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { lateApplication } from '../support/fault-proxy.ts';
 import { requestMatches, runInProcess } from '../support/publish-worlds.ts';
 import type { RequestShape } from '../../src/publish/publish-steps.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
@@ -56,14 +57,11 @@ describe('a publishing request applied by the server after the run stopped waiti
 
         const controller = new AbortController();
         let arrived = false;
-        let release!: () => void;
-        const runEnded = new Promise<void>((resolve) => (release = resolve));
-        let applied!: () => void;
-        const appliedLate = new Promise<void>((resolve) => (applied = resolve));
+        const late = lateApplication();
         world.proxy!.inject({
           match: (request) => requestMatches(shape, request),
           times: 1,
-          fault: { applyLate: runEnded, onApplied: applied },
+          fault: late.fault,
           onMatch: () => {
             arrived = true;
             setTimeout(() => controller.abort(new Error('received SIGTERM')), 20);
@@ -71,8 +69,8 @@ describe('a publishing request applied by the server after the run stopped waiti
         });
         const run = await runInProcess(world, db, { sqlFile: sqlFiles[size], ifExists: 'overwrite', signal: controller.signal });
         expect(arrived, 'the request reached the server').toBe(true);
-        release();
-        await appliedLate;
+        late.release();
+        await late.applied;
         world.clear();
 
         const after = await world.state();

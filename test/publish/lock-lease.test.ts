@@ -2,9 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { RequestShape } from '../../src/publish/publish-steps.ts';
 import { queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
-import { KEYS, requestMatches, runInProcess, type World } from '../support/publish-worlds.ts';
+import { lateApplication } from '../support/fault-proxy.ts';
+import { currentLock, plantLock, requestMatches, runInProcess, type World } from '../support/publish-worlds.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { newWorld, worldsOfThisRun } from './fault-matrix-cases.ts';
+import { until } from '../support/until.ts';
+import { newWorld, reportQuery, worldsOfThisRun } from './fault-matrix-cases.ts';
 import { expectPublishedPair } from './publish-invariants.ts';
 
 /**
@@ -18,25 +20,7 @@ import { expectPublishedPair } from './publish-invariants.ts';
 const LEASE = '5s';
 const ROWS = 300;
 const DATE = '2024-10-05';
-const columns = `:extracted_at::timestamptz AS data_extracao, 'n' || g AS nome_usuario, g AS id_transacao, g * 0.01 AS valor_transacao, 'ok' AS status_transacao`;
-
-/** Polls `probe` every 100 ms until it returns something, for at most `ms`. */
-async function until<T>(probe: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  for (const started = Date.now(); Date.now() - started < ms; await new Promise((resolve) => setTimeout(resolve, 100))) {
-    const found = await probe();
-    if (found !== undefined) return found;
-  }
-  throw new Error(`${what} did not happen within ${ms / 1000} s`);
-}
-
-/** The lock as the storage holds it now; undefined also when it went away between listing and reading it. */
-const lockOf = (world: World) => async () => {
-  try {
-    return (await world.state()).lock as { run_id: string; renewed_at: string } | undefined;
-  } catch {
-    return undefined;
-  }
-};
+const lockOf = (world: World) => () => currentLock(world);
 
 describe('the report lock as a lease', () => {
   let db: TestDatabase;
@@ -45,8 +29,8 @@ describe('the report lock as a lease', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('lease');
-    fast = await queryFile(db.outDir, 'fast', `SELECT ${columns} FROM generate_series(1, ${ROWS}) AS g`);
-    slow = (seconds) => queryFile(db.outDir, `slow-${seconds}`, `SELECT ${columns} FROM generate_series(1, ${ROWS}) AS g CROSS JOIN (SELECT pg_sleep(${seconds})) AS pause`);
+    fast = await queryFile(db.outDir, 'fast', reportQuery(ROWS, 1));
+    slow = (seconds) => queryFile(db.outDir, `slow-${seconds}`, reportQuery(ROWS, 1, seconds));
   });
 
   describe.concurrent.each(worldsOfThisRun())('on $name', (spec) => {
@@ -117,9 +101,7 @@ describe('the report lock as a lease', () => {
         const running = runInProcess(world, db, { sqlFile: await slow(60), ifExists: 'fail', env: { REPORT_LOCK_LEASE: LEASE } });
         await until(lockOf(world), 30_000, 'the holder taking the lock');
         // Another run took it over (what a waiting run does once the lease lapsed, e.g. while this one's renewals hung).
-        const now = Date.now();
-        const intruder = { run_id: 'intruder', key: KEYS.csv, holder: 'other-pod', pid: 1, started_at: new Date(now).toISOString(), renewed_at: new Date(now).toISOString(), expires_at: new Date(now + 3_600_000).toISOString(), version: 'test' };
-        await world.storage.write(KEYS.lock, (async function* () { yield Buffer.from(JSON.stringify(intruder)); })(), { signal: new AbortController().signal, ifExists: 'overwrite', contentType: 'application/json', metadata: {} });
+        await plantLock(world, { runId: 'intruder', holder: 'other-pod', expiresInMs: 3_600_000, replacing: 'any' });
         const run = await running;
         expect((run.error as Error | undefined)?.message).toMatch(/^lost the lock \S+ to run intruder \(other-pod\) while publishing; stopped before changing anything visible$/);
         // Stopped by the heartbeat: it never reached the fence (a 60 s query, a 5 s lease).
@@ -189,64 +171,32 @@ describe('the report lock as a lease', () => {
     }, 120_000);
   });
 
-  // The other side of abandoning renewals: a server slow to answer each one (here 3.6 s of a 12 s
-  // lease, more than a quarter) is still renewing the lock, and must not lose it for being slow.
+  // Renewals from a server slow to answer each one. A quarter lease counted from the answer spaced
+  // those answered after 0.4 of a 12 s lease 8 s apart, each landing a second after the one before had
+  // expired — long enough for a waiting run to take a live lock over; and abandoning renewals after a
+  // quarter lease (not half) dropped those answered after 0.3. Only the holder's renewals (by the run
+  // id they carry as metadata) are slowed: the waiting run's takeover must not be. The waiting run
+  // starts after the first renewal, when the lock as taken no longer covers the gap.
   describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
-    it('renewals answered slowly (each after more than a quarter lease) still keep a live holder’s lock', async () => {
+    it.each([3_600, 5_000])('renewals each answered %d ms late (of a 12 s lease) still keep a live holder’s lock: a waiting run exits 1 naming it', async (lateMs) => {
       const world = await newWorld(spec);
       try {
         const env = { ...db.env, ...world.childEnv(), REPORT_LOCK_LEASE: '12s', STORAGE_REQUEST_TIMEOUT: '30s', REPORT_IF_EXISTS: 'fail' };
         let slowed = 0;
-        world.proxy!.inject({
-          match: (request) => requestMatches(LOCK_RENEW, request),
-          // A fresh hold for each request: each renewal reaches the server 3.6 s late.
-          get fault() {
-            return { hold: new Promise<void>((resolve) => setTimeout(resolve, 3_600)) };
-          },
-          onMatch: () => slowed++,
-        });
-        const holder = runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: await slow(16) } });
-        const first = await until(lockOf(world), 30_000, 'the holder taking the lock');
-        const second = await runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: fast } });
-        const done = await holder;
-        expect(slowed, 'renewals answered late').toBeGreaterThanOrEqual(2);
-        expect(second.code, `the second run: ${second.stderr.slice(-1500)}`).toBe(1);
-        expect(second.logs.find((line) => line.level === 'error')?.msg).toContain(`run id ${first.run_id}`);
-        expect(done.code, JSON.stringify(done.logs.filter((l) => l.level === 'error' || l.level === 'warn'))).toBe(0);
-        const state = await world.state();
-        expectPublishedPair(state, ROWS, spec.name);
-        expect(state.manifest?.run_id).toBe(first.run_id);
-        expect(state.lock, 'no lock left').toBeUndefined();
-      } finally {
-        await world.close();
-      }
-    }, 120_000);
-  });
-
-  // Renewals a quarter lease apart from when each was *sent*: a server answering each after 5 s of a
-  // 12 s lease spaced them 8 s apart when the quarter was counted from the answer, and each landed
-  // a second after the one before had expired — long enough for a waiting run to take a live lock over.
-  describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
-    it('renewals each answered after 0.4 of a lease still land before the lock expires: a waiting run exits 1 naming the live holder', async () => {
-      const world = await newWorld(spec);
-      try {
-        const env = { ...db.env, ...world.childEnv(), REPORT_LOCK_LEASE: '12s', STORAGE_REQUEST_TIMEOUT: '30s', REPORT_IF_EXISTS: 'fail' };
-        let slowed = 0;
-        // Only the holder's renewals (by the run id they carry as metadata): the waiting run's takeover must not be slowed too.
         let holderRunId: string | undefined;
         const byHolder = (headers: Record<string, unknown>) => holderRunId !== undefined && (headers['x-amz-meta-run_id'] ?? headers['x-ms-meta-run_id']) === holderRunId;
         world.proxy!.inject({
           match: (request) => requestMatches(LOCK_RENEW, request) && byHolder(request.headers),
+          // A fresh hold for each request.
           get fault() {
-            return { hold: new Promise<void>((resolve) => setTimeout(resolve, 5_000)) };
+            return { hold: new Promise<void>((resolve) => setTimeout(resolve, lateMs)) };
           },
           onMatch: () => slowed++,
         });
         const holder = runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: await slow(24) } });
         const first = await until(lockOf(world), 30_000, 'the holder taking the lock');
         holderRunId = first.run_id;
-        // From the first renewal on (the lock as taken expires later than the gap the old spacing left).
-        await until(async () => ((await lockOf(world)())?.renewed_at ?? first.renewed_at) !== first.renewed_at || undefined, 30_000, 'the first renewal');
+        await until(async () => ((await currentLock(world))?.renewed_at ?? first.renewed_at) !== first.renewed_at || undefined, 30_000, 'the first renewal');
         const second = await runDailyReport(['run', '--date', DATE], { env: { ...env, REPORT_SQL_FILE: fast } });
         const done = await holder;
         expect(slowed, 'renewals answered late').toBeGreaterThanOrEqual(2);
@@ -271,21 +221,18 @@ describe('the report lock as a lease', () => {
       const world = await newWorld(spec);
       try {
         const controller = new AbortController();
-        let release!: () => void;
-        const runEnded = new Promise<void>((resolve) => (release = resolve));
-        let applied!: () => void;
-        const appliedLate = new Promise<void>((resolve) => (applied = resolve));
+        const late = lateApplication();
         world.proxy!.inject({
           match: (request) => requestMatches(LOCK_TAKE, request),
           times: 1,
-          fault: { applyLate: runEnded, onApplied: applied },
+          fault: late.fault,
           onMatch: () => setTimeout(() => controller.abort(new Error('received SIGTERM')), 20),
         });
         const env = { REPORT_LOCK_LEASE: LEASE };
         const stopped = await runInProcess(world, db, { sqlFile: fast, ifExists: 'fail', signal: controller.signal, env });
         expect(stopped.error, 'the run stopped on the signal').toBeDefined();
-        release();
-        await appliedLate;
+        late.release();
+        await late.applied;
         world.clear();
         expect((await world.state()).lock?.run_id, 'the stopped run’s lock, created after it ended').toBe(stopped.runId);
 

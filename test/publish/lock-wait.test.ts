@@ -2,9 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { RunWasTerminated, ReportIsBeingPublished } from '../../src/errors.ts';
 import type { RequestShape } from '../../src/publish/publish-steps.ts';
 import { queryFile } from '../support/report-files.ts';
-import { KEYS, requestMatches, runInProcess, type World } from '../support/publish-worlds.ts';
+import { lateApplication } from '../support/fault-proxy.ts';
+import { currentLock, KEYS, plantLock, requestMatches, runInProcess, type World } from '../support/publish-worlds.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { newWorld, worldsOfThisRun } from './fault-matrix-cases.ts';
+import { until } from '../support/until.ts';
+import { newWorld, reportQuery, worldsOfThisRun } from './fault-matrix-cases.ts';
 import { expectPublishedPair } from './publish-invariants.ts';
 
 /**
@@ -14,24 +16,11 @@ import { expectPublishedPair } from './publish-invariants.ts';
  */
 const LEASE = '5s';
 const ROWS = 300;
-const columns = `:extracted_at::timestamptz AS data_extracao, 'n' || g AS nome_usuario, g AS id_transacao, g * 0.01 AS valor_transacao, 'ok' AS status_transacao`;
 const LOCK_RENEW: RequestShape = { object: 'lock', methods: ['PUT'], header: 'if-match' };
 const isLockWrite = (request: { method: string; url: string }) => request.method === 'PUT' && decodeURIComponent(new URL(request.url, 'http://proxy').pathname).endsWith(`/${KEYS.lock}`);
 
-/** A lock of a run that is not there (killed), as this version writes it, expiring `inMs` from now. */
-async function plantDeadLock(world: World, inMs: number, replacing?: string): Promise<string> {
-  const now = Date.now();
-  const runId = `dead-${now}`;
-  const document = {
-    run_id: runId, key: KEYS.csv, holder: 'daily-report-killed-pod', pid: 1,
-    started_at: new Date(now - 60_000).toISOString(), renewed_at: new Date(now).toISOString(), expires_at: new Date(now + inMs).toISOString(), version: '0.1.0',
-  };
-  await world.storage.write(KEYS.lock, (async function* () { yield Buffer.from(JSON.stringify(document)); })(), {
-    signal: AbortSignal.timeout(10_000), contentType: 'application/json', metadata: { run_id: runId },
-    ...(replacing === undefined ? { ifExists: 'fail' as const } : { ifExists: 'overwrite' as const, ifMatch: replacing }),
-  });
-  return runId;
-}
+/** A lock of a run that is not there (killed), expiring `inMs` from now. */
+const plantDeadLock = (world: World, inMs: number, replacing?: string) => plantLock(world, { expiresInMs: inMs, replacing });
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -41,8 +30,8 @@ describe('ending while the lock is waited for or renewed', () => {
   let slow: string;
   beforeAll(async () => {
     db = await createTestDatabase('lockwait');
-    fast = await queryFile(db.outDir, 'fast', `SELECT ${columns} FROM generate_series(1, ${ROWS}) AS g`);
-    slow = await queryFile(db.outDir, 'slow', `SELECT ${columns} FROM generate_series(1, ${ROWS}) AS g CROSS JOIN (SELECT pg_sleep(10)) AS pause`);
+    fast = await queryFile(db.outDir, 'fast', reportQuery(ROWS, 1));
+    slow = await queryFile(db.outDir, 'slow', reportQuery(ROWS, 1, 10));
   });
 
   describe.concurrent.each(worldsOfThisRun())('on $name', (spec) => {
@@ -70,7 +59,7 @@ describe('ending while the lock is waited for or renewed', () => {
       try {
         const env = { REPORT_LOCK_LEASE: LEASE };
         const holder = runInProcess(world, db, { sqlFile: slow, ifExists: 'overwrite', env });
-        for (let i = 0; i < 300 && !(await world.state().catch(() => undefined))?.lock; i++) await pause(100);
+        await until(() => currentLock(world), 30_000, 'the holder taking the lock');
         const ahead = await runInProcess(world, db, { sqlFile: fast, ifExists: 'overwrite', env, now: () => new Date(Date.now() + 10 * 60_000) });
         const held = await holder;
         expect(ahead.error, 'the run with the clock ahead').toBeUndefined();
@@ -171,21 +160,18 @@ describe('ending while the lock is waited for or renewed', () => {
       const world = await newWorld(spec);
       try {
         const controller = new AbortController();
-        let ended!: () => void;
-        const runEnded = new Promise<void>((resolve) => (ended = resolve));
-        let applied!: () => void;
-        const appliedLate = new Promise<void>((resolve) => (applied = resolve));
+        const late = lateApplication();
         world.proxy!.inject({
           match: (request) => requestMatches(LOCK_RENEW, request),
           times: 1,
-          fault: { applyLate: runEnded, onApplied: applied },
+          fault: late.fault,
           onMatch: () => setTimeout(() => controller.abort(new Error('received SIGTERM')), 20),
         });
         const run = await runInProcess(world, db, { sqlFile: slow, ifExists: 'fail', signal: controller.signal, env: { REPORT_LOCK_LEASE: LEASE } });
         expect(run.error).toBeInstanceOf(RunWasTerminated);
         const writesAtEnd = world.proxy!.requests.filter(isLockWrite).length;
-        ended();
-        await appliedLate;
+        late.release();
+        await late.applied;
         // Three beats' worth (one every 1.25 s) after the run ended.
         await pause(4_000);
         expect(world.proxy!.requests.filter(isLockWrite).length, 'lock writes after the run ended (the late one forwarded by the proxy is not a request)').toBe(writesAtEnd);

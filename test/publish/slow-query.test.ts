@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { queryFile } from '../support/report-files.ts';
 import { runDailyReport } from '../support/run-cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { newWorld, worldsOfThisRun } from './fault-matrix-cases.ts';
+import { newWorld, reportQuery, worldsOfThisRun } from './fault-matrix-cases.ts';
 import { expectPublishedPair } from './publish-invariants.ts';
 
 /**
@@ -18,8 +18,7 @@ describe('a query slower to give its first row than the upload’s stall timeout
   let sqlFile: string;
   beforeAll(async () => {
     db = await createTestDatabase('slowquery');
-    sqlFile = await queryFile(db.outDir, 'slow', `SELECT :extracted_at::timestamptz AS data_extracao, 'n' || g AS nome_usuario, g AS id_transacao,
-      g * 0.01 AS valor_transacao, 'ok' AS status_transacao FROM generate_series(1, ${ROWS}) AS g CROSS JOIN (SELECT pg_sleep(7)) AS sorting`);
+    sqlFile = await queryFile(db.outDir, 'slow', reportQuery(ROWS, 1, 7));
   });
 
   const cases = worldsOfThisRun()

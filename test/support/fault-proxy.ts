@@ -34,6 +34,18 @@ export type Fault =
    */
   | { readonly applyLate: Promise<void>; readonly onApplied?: () => void };
 
+/**
+ * An `applyLate` fault and its two ends: `release()` lets the held request reach the server (once
+ * the run under test has ended), `applied` resolves when the server has answered it.
+ */
+export function lateApplication(): { readonly fault: Fault; release(): void; readonly applied: Promise<void> } {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let onApplied!: () => void;
+  const applied = new Promise<void>((resolve) => (onApplied = resolve));
+  return { fault: { applyLate: released, onApplied }, release, applied };
+}
+
 export interface FaultRule {
   readonly match: (request: SeenRequest) => boolean;
   readonly fault: Fault;

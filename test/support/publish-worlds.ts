@@ -324,3 +324,31 @@ export async function runInProcess(
 export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
+
+/** The lock as the storage holds it now; undefined also when it went away between listing and reading it. */
+export async function currentLock(world: World): Promise<{ run_id: string; renewed_at: string } | undefined> {
+  try {
+    return (await world.state()).lock as { run_id: string; renewed_at: string } | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes a lock of another run (one killed, or one that took ours over), as this version writes
+ * it, expiring `expiresInMs` from now: create-only, or over the lock with ETag `replacing`, or
+ * over whatever is there (`'any'`). Returns its run id.
+ */
+export async function plantLock(world: World, options: { runId?: string; holder?: string; expiresInMs: number; replacing?: string }): Promise<string> {
+  const now = Date.now();
+  const runId = options.runId ?? `dead-${now}`;
+  const document = {
+    run_id: runId, key: KEYS.csv, holder: options.holder ?? 'daily-report-killed-pod', pid: 1,
+    started_at: new Date(now - 60_000).toISOString(), renewed_at: new Date(now).toISOString(), expires_at: new Date(now + options.expiresInMs).toISOString(), version: '0.1.0',
+  };
+  const condition = options.replacing === undefined ? { ifExists: 'fail' as const } : options.replacing === 'any' ? { ifExists: 'overwrite' as const } : { ifExists: 'overwrite' as const, ifMatch: options.replacing };
+  await world.storage.write(KEYS.lock, (async function* () { yield Buffer.from(JSON.stringify(document)); })(), {
+    signal: AbortSignal.timeout(10_000), contentType: 'application/json', metadata: { run_id: runId }, ...condition,
+  });
+  return runId;
+}
