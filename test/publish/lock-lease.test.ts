@@ -178,7 +178,7 @@ describe('the report lock as a lease', () => {
   // id they carry as metadata) are slowed: the waiting run's takeover must not be. The waiting run
   // starts after the first renewal, when the lock as taken no longer covers the gap.
   describe.concurrent.each(worldsOfThisRun().filter((world) => world.provider !== 'local'))('on $name', (spec) => {
-    it.each([3_600, 5_000])('renewals each answered %d ms late (of a 12 s lease) still keep a live holder’s lock: a waiting run exits 1 naming it', async (lateMs) => {
+    it.each([3_600, 5_000])('renewals answered slowly (each %d ms late, of a 12 s lease) still keep a live holder’s lock: a waiting run exits 1 naming it', async (lateMs) => {
       const world = await newWorld(spec);
       try {
         const env = { ...db.env, ...world.childEnv(), REPORT_LOCK_LEASE: '12s', STORAGE_REQUEST_TIMEOUT: '30s', REPORT_IF_EXISTS: 'fail' };
